@@ -1,0 +1,87 @@
+"""Stack commands: up, down, status, logs, clean."""
+
+from __future__ import annotations
+
+import time
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from infra.launcher import Launcher, ServiceStatus
+from infra.services import SERVICE_NAMES
+from lakehouse.settings import ensure_local_secrets, load_settings
+
+out = Console()
+
+
+def _mib(value: int | None) -> str:
+    return "-" if value is None else f"{value / 2**20:.0f} MiB"
+
+
+def print_status(rows: list[ServiceStatus]) -> None:
+    table = Table(title="lakehouse services")
+    for column in ("service", "mode", "pid", "ports", "health", "RSS", "endpoint"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row.name,
+            "managed" if row.managed else "external",
+            str(row.pid or "-"),
+            ",".join(map(str, row.ports)) if row.managed else "-",
+            ("[green]ok[/] " if row.health.ok else "[red]down[/] ") + row.health.detail,
+            _mib(row.rss_bytes),
+            row.url,
+        )
+    out.print(table)
+
+
+def up() -> None:
+    """Install what is missing, start every service and wait until each is healthy."""
+    generated = ensure_local_secrets()
+    if generated:
+        out.print(f"generated local credentials in .env: {', '.join(generated)}")
+    settings = load_settings()
+    began = time.monotonic()
+    rows = Launcher(settings).up()
+    print_status(rows)
+    out.print(f"stack up in {time.monotonic() - began:.1f}s; state in {settings.home}")
+
+
+def down() -> None:
+    """Stop every managed service (data is kept)."""
+    stopped = Launcher(load_settings()).down()
+    out.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+def status() -> None:
+    """Show each service: mode, pid, ports, health, memory and endpoint."""
+    print_status(Launcher(load_settings()).status())
+
+
+def logs(
+    service: str = typer.Argument(None, help=f"One of {', '.join(SERVICE_NAMES)}; default all."),
+    lines: int = typer.Option(20, "--lines", "-n", help="Lines to show from the end of each log."),
+) -> None:
+    """Show where each service logs, and the end of each log."""
+    launcher = Launcher(load_settings())
+    if service is not None and service not in SERVICE_NAMES:
+        raise typer.BadParameter(f"unknown service {service!r}; choose from {', '.join(SERVICE_NAMES)}")
+    for svc in launcher.services:
+        if service in (None, svc.name):
+            out.rule(f"{svc.name} — {svc.process.log_file}")
+            out.print(svc.process.tail(lines) or "(empty)", markup=False, highlight=False)
+
+
+def clean(yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")) -> None:
+    """Stop the stack and delete all local data, logs and configs (downloads stay cached)."""
+    settings = load_settings()
+    if not yes:
+        typer.confirm(f"Delete everything under {settings.home}?", abort=True)
+    Launcher(settings).clean()
+    out.print(f"removed {settings.home}")
+
+
+def register(app: typer.Typer) -> None:
+    for command in (up, down, status, logs, clean):
+        app.command()(command)

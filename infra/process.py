@@ -1,0 +1,193 @@
+"""Native processes of the stack: spawn, track by pid file, stop, measure.
+
+A pid file holds ``<pid> <start time>``; the start time (from ``/proc``) guards against a
+recycled pid being taken for one of ours.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """True when nothing listens on ``host:port`` and we could bind it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the OS reports free right now (for tests and ad-hoc stacks)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _start_time(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 22 (starttime); the command name in field 2 may contain spaces, so split after ')'.
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def running_as_root() -> bool:
+    return os.geteuid() == 0
+
+
+@dataclass
+class ManagedProcess:
+    """A long-running server process owned by the launcher."""
+
+    name: str
+    pid_file: Path
+    log_file: Path
+
+    def pid(self) -> int | None:
+        """The pid of our live process, or None (stale pid files are removed)."""
+        try:
+            pid_text, start = self.pid_file.read_text().split()
+            pid = int(pid_text)
+        except (OSError, ValueError):
+            return None
+        if _start_time(pid) != start or _is_zombie(pid):
+            self.pid_file.unlink(missing_ok=True)
+            return None
+        return pid
+
+    def is_running(self) -> bool:
+        return self.pid() is not None
+
+    def start(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        user: str | None = None,
+    ) -> int:
+        """Start ``argv`` detached in its own session, logging to ``log_file``."""
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self.pid_file.parent.mkdir(parents=True, exist_ok=True)
+        full_env = dict(env if env is not None else os.environ)
+        kwargs: dict[str, object] = {}
+        if user is not None:
+            # Popen switches uid/gid in the child before exec: no runuser/su process in between,
+            # so the pid we record is the server's own.
+            entry = pwd.getpwnam(user)
+            kwargs.update(user=entry.pw_uid, group=entry.pw_gid, extra_groups=[])
+            full_env["HOME"] = entry.pw_dir
+        with self.log_file.open("ab") as log:
+            proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env=full_env,
+                start_new_session=True,
+                **kwargs,  # type: ignore[arg-type]
+            )
+        # Read the start time until /proc has it (a fork is visible immediately on Linux).
+        start = _start_time(proc.pid) or "0"
+        self.pid_file.write_text(f"{proc.pid} {start}\n")
+        return proc.pid
+
+    def stop(self, timeout: float = 30.0, first_signal: int = signal.SIGTERM) -> bool:
+        """Signal the process group, escalate to SIGKILL after ``timeout``. True if it was running."""
+        pid = self.pid()
+        if pid is None:
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        _signal_group(pid, first_signal)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if _start_time(pid) is None or _is_zombie(pid):
+                break
+            time.sleep(0.1)
+        else:
+            _signal_group(pid, signal.SIGKILL)
+            while _start_time(pid) is not None and not _is_zombie(pid):
+                time.sleep(0.05)
+        _reap(pid)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def rss_bytes(self) -> int | None:
+        pid = self.pid()
+        if pid is None:
+            return None
+        try:
+            return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE_SIZE
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            with self.log_file.open(errors="replace") as handle:
+                return "".join(deque(handle, maxlen=lines))
+        except OSError:
+            return ""
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, sig)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def _reap(pid: int) -> None:
+    # A child of this very process would linger as a zombie until waited for.
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def run_checked(
+    argv: Sequence[str],
+    *,
+    user: str | None = None,
+    env: Mapping[str, str] | None = None,
+    input_text: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a short helper command (initdb, psql, storage format), as ``user`` if given."""
+    kwargs: dict[str, object] = {}
+    full_env = dict(env if env is not None else os.environ)
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        kwargs.update(user=entry.pw_uid, group=entry.pw_gid, extra_groups=[])
+        full_env["HOME"] = entry.pw_dir
+    return subprocess.run(
+        list(argv),
+        input=input_text,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd="/",
+        check=False,
+        **kwargs,  # type: ignore[arg-type]
+    )

