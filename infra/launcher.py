@@ -35,13 +35,25 @@ class ServiceStatus:
     rss_bytes: int | None
 
 
+def check_ports(service: Service) -> None:
+    """Fail with the port and the setting that moves it when another process holds a port."""
+    for port in service.ports():
+        if not port_is_free(service.endpoint.host, port.number):
+            raise PortInUseError(port.number, port.setting, service.name)
+
+
 class Launcher:
     """Starts, checks and stops the services named in the settings."""
 
-    def __init__(self, settings: LakehouseSettings, console: Console | None = None) -> None:
+    def __init__(
+        self,
+        settings: LakehouseSettings,
+        console: Console | None = None,
+        services: list[Service] | None = None,
+    ) -> None:
         self.settings = settings
         self.console = console or Console(stderr=True)
-        self.services: list[Service] = build_services(settings)
+        self.services: list[Service] = services if services is not None else build_services(settings)
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)
@@ -67,7 +79,7 @@ class Launcher:
                     if service.process.is_running():
                         self.console.print(f"{service.name}: already running (pid {service.process.pid()})")
                         continue
-                    self._check_ports(service)
+                    check_ports(service)
                     service.start()
                     started.append(service)
                 for service in self.services:
@@ -84,11 +96,6 @@ class Launcher:
                     service.stop()
                 raise
         return self.status()
-
-    def _check_ports(self, service: Service) -> None:
-        for port in service.ports():
-            if not port_is_free(service.endpoint.host, port.number):
-                raise PortInUseError(port.number, port.setting, service.name)
 
     def _wait_healthy(self, service: Service) -> None:
         timeout = service.startup_timeout()

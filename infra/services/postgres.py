@@ -99,10 +99,22 @@ class PostgresService(Service):
         if self.run_user is not None:
             shutil.chown(path, self.run_user, self.run_user)
 
+    def _check_reachable(self) -> None:
+        """As root the server runs as `postgres`, which must be able to walk to its data dir."""
+        if self.run_user is None:
+            return
+        probe = run_checked(["test", "-w", str(self.data_dir.parent)], user=self.run_user)
+        if probe.returncode != 0:
+            raise PrerequisiteError(
+                f"the `{self.run_user}` OS user cannot reach {self.data_dir.parent}: make its parent "
+                "directories traversable (chmod o+x) or set LAKEHOUSE_HOME to a directory it can reach"
+            )
+
     def start(self) -> None:
         bin_dir = self.bin_dir()
         self._own(self.data_dir.parent)
         self._own(self.socket_dir)
+        self._check_reachable()
         if not (self.data_dir / "PG_VERSION").exists():
             self._own(self.data_dir)
             result = run_checked(

@@ -1,0 +1,56 @@
+# CDR lakehouse — `make help` lists the targets.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+LAKEHOUSE := $(BIN)/lakehouse
+
+##@ Stack
+up: install ## Install what is missing, start every service, wait until healthy
+	@$(LAKEHOUSE) up
+
+down: ## Stop every service (data is kept)
+	@if [ -x $(LAKEHOUSE) ]; then $(LAKEHOUSE) down; fi
+
+status: install ## Show each service: pid, ports, health, memory, endpoint
+	@$(LAKEHOUSE) status
+
+logs: install ## Show the end of each service's log (SERVICE=trino for one, LINES=50)
+	@$(LAKEHOUSE) logs $(SERVICE) --lines $(or $(LINES),20)
+
+clean: install ## Stop the stack and delete local data (asks; YES=1 to skip the question)
+	@$(LAKEHOUSE) clean $(if $(YES),--yes,)
+
+##@ Development
+install: $(VENV)/.synced ## Create the Python environment from uv.lock
+
+$(VENV)/.synced: pyproject.toml uv.lock infra/bootstrap.sh
+	@infra/bootstrap.sh
+
+test: install ## Run unit and integration tests (integration starts its own stack)
+	@$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: install ## Run unit tests only
+	@$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+
+lint: install ## Lint and check formatting (ruff)
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+
+fmt: install ## Format and auto-fix (ruff)
+	@$(BIN)/ruff format .
+	@$(BIN)/ruff check --fix .
+
+lock-kafka: ## Re-resolve the Kafka broker classpath (needs Maven) and print pins for infra/artifacts.toml
+	@cd infra/kafka && mvn -q -B -C -Dstyle.color=never dependency:list -DincludeScope=runtime -DoutputAbsoluteArtifactFilename=true -DoutputFile=/dev/stdout \
+	  | awk -F: '/:jar:/ {gsub(/^ +/, "", $$1); cmd="sha256sum " $$6; cmd | getline s; close(cmd); split(s, h, " "); \
+	    printf "  { coordinate = \"%s:%s:jar:%s\", sha256 = \"%s\" },\n", $$1, $$2, $$4, h[1]}' | sort
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} \
+	  /^##@/ {printf "\n%s\n", substr($$0, 5)} \
+	  /^[a-zA-Z_-]+:.*##/ {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: up down status logs clean install test test-unit lint fmt lock-kafka help

@@ -1,0 +1,67 @@
+"""A whole stack for the test session: its own free ports and state dir, never the user's stack."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.launcher import Launcher
+from infra.process import free_port
+from lakehouse.settings import LakehouseSettings
+
+
+def _distinct_free_ports(count: int) -> list[int]:
+    ports: set[int] = set()
+    while len(ports) < count:
+        ports.add(free_port())
+    return sorted(ports)
+
+
+def make_test_settings(home: Path) -> LakehouseSettings:
+    pg, s3, console, trino, kafka, controller = _distinct_free_ports(6)
+    return LakehouseSettings(
+        _env_file=None,
+        home=home,
+        postgres={"port": pg, "password": secrets.token_urlsafe(16)},
+        s3={"port": s3, "console_port": console, "secret_key": secrets.token_urlsafe(24)},
+        trino={"port": trino, "heap": "2G", "query_max_memory_per_node": "768MB"},
+        kafka={"port": kafka, "controller_port": controller, "heap": "384M"},
+        pseudonym_key=secrets.token_urlsafe(24),
+    )
+
+
+@pytest.fixture(scope="session")
+def stack_home() -> Iterator[Path]:
+    # Not pytest's tmp_path: that is 0700 and, as root, the `postgres` user must reach the data.
+    home = Path(tempfile.mkdtemp(prefix="lakehouse-it-"))
+    home.chmod(0o755)
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def launcher(stack_home: Path) -> Iterator[Launcher]:
+    """Starts the stack once for the session; a service that cannot start fails the tests."""
+    launcher = Launcher(make_test_settings(stack_home))
+    try:
+        launcher.up()
+        yield launcher
+    finally:
+        launcher.down()
+        leftovers = [s.name for s in launcher.services if s.process.pid() is not None]
+        assert not leftovers, f"processes left running: {leftovers}"
+
+
+@pytest.fixture(scope="session")
+def settings(launcher: Launcher) -> LakehouseSettings:
+    return launcher.settings
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"

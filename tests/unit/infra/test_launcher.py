@@ -1,0 +1,114 @@
+"""Launcher error paths, driven by throwaway real processes in place of the servers."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra.artifacts import ArtifactCache
+from infra.launcher import Launcher
+from infra.process import free_port
+from infra.services.base import Health, Port, Service
+from infra.services.postgres import PostgresService
+from lakehouse.exceptions import PortInUseError, PrerequisiteError, ServiceStartError
+from lakehouse.settings import LakehouseSettings, ServiceSettings
+
+
+class ScriptService(Service):
+    """A 'server' that is a Python one-liner; healthy once its log says so."""
+
+    name = "script"
+
+    def __init__(self, settings: LakehouseSettings, name: str, code: str, port: int) -> None:
+        self.name = name  # type: ignore[misc]
+        super().__init__(settings, ArtifactCache(settings.cache_dir, "http://127.0.0.1:9"))
+        self.code = code
+        self._endpoint = ServiceSettings(port=port)
+
+    @property
+    def endpoint(self) -> ServiceSettings:
+        return self._endpoint
+
+    def ports(self) -> list[Port]:
+        return [Port(self._endpoint.port, f"LAKEHOUSE_{self.name.upper()}__PORT")]
+
+    def url(self) -> str:
+        return f"script://{self.name}"
+
+    def start(self) -> None:
+        self.process.start([sys.executable, "-c", self.code])
+
+    def check(self) -> Health:
+        return Health("READY" in self.process.tail(), "log says READY")
+
+    def startup_timeout(self) -> float:
+        return 3.0
+
+
+HEALTHY = "import time; print('READY', flush=True); time.sleep(120)"
+CRASHES = "import sys; print('fatal: cannot open data dir', flush=True); sys.exit(1)"
+NEVER_READY = "import time; print('still booting', flush=True); time.sleep(120)"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> LakehouseSettings:
+    return LakehouseSettings(_env_file=None, home=tmp_path / "state", cache_dir=tmp_path / "cache")
+
+
+def test_up_starts_then_down_stops_everything(settings: LakehouseSettings) -> None:
+    services = [ScriptService(settings, f"svc{i}", HEALTHY, free_port()) for i in range(2)]
+    launcher = Launcher(settings, services=services)
+    rows = launcher.up()
+    assert [r.health.ok for r in rows] == [True, True]
+    pids = [r.pid for r in rows]
+    assert all(pids)
+    # A second `up` finds them running and keeps the same processes.
+    assert [r.pid for r in launcher.up()] == pids
+    assert sorted(launcher.down()) == ["svc0", "svc1"]
+    assert [s.process.pid() for s in services] == [None, None]
+
+
+def test_a_crashing_service_reports_its_log_and_nothing_is_left_running(settings: LakehouseSettings) -> None:
+    first = ScriptService(settings, "first", HEALTHY, free_port())
+    broken = ScriptService(settings, "broken", CRASHES, free_port())
+    launcher = Launcher(settings, services=[first, broken])
+    with pytest.raises(ServiceStartError) as caught:
+        launcher.up()
+    message = str(caught.value)
+    assert "broken did not become healthy" in message
+    assert "fatal: cannot open data dir" in message
+    assert str(broken.process.log_file) in message
+    assert first.process.pid() is None, "the healthy service started by this run must be stopped"
+
+
+def test_a_service_that_never_gets_healthy_times_out_with_its_log(settings: LakehouseSettings) -> None:
+    slow = ScriptService(settings, "slow", NEVER_READY, free_port())
+    with pytest.raises(ServiceStartError, match=r"no healthy answer within 3s[\s\S]*still booting"):
+        Launcher(settings, services=[slow]).up()
+    assert slow.process.pid() is None
+
+
+def test_a_busy_port_names_the_port_and_the_setting(settings: LakehouseSettings) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        first = ScriptService(settings, "first", HEALTHY, free_port())
+        blocked = ScriptService(settings, "blocked", HEALTHY, port)
+        with pytest.raises(PortInUseError) as caught:
+            Launcher(settings, services=[first, blocked]).up()
+    assert str(port) in str(caught.value)
+    assert "LAKEHOUSE_BLOCKED__PORT" in str(caught.value)
+    assert first.process.pid() is None
+
+
+def test_missing_postgres_binaries_say_how_to_get_them(
+    settings: LakehouseSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("infra.services.postgres.find_bin_dir", lambda: None)
+    service = PostgresService(settings, ArtifactCache(settings.cache_dir, "http://127.0.0.1:9"))
+    with pytest.raises(PrerequisiteError, match="apt-get install postgresql"):
+        service.bin_dir()

@@ -1,0 +1,62 @@
+"""Rendered server configs: one catalog name everywhere, loopback binds, no secrets on disk."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from infra.services.kafka import new_cluster_id, render_server_properties
+from infra.services.trino import node_properties, render_config
+from lakehouse.settings import LakehouseSettings
+
+
+def _settings(**overrides: object) -> LakehouseSettings:
+    return LakehouseSettings(
+        _env_file=None,
+        postgres={"password": "pg-secret-value", "port": 15433},
+        s3={"secret_key": "s3-secret-value", "port": 19000},
+        **overrides,
+    )
+
+
+def test_trino_catalog_uses_the_shared_catalog_name_and_endpoints() -> None:
+    settings = _settings(catalog={"name": "telco"})
+    catalog = render_config(settings)["catalog/iceberg.properties"]
+    assert "iceberg.jdbc-catalog.catalog-name=telco" in catalog
+    assert "connection-url=jdbc:postgresql://127.0.0.1:15433/iceberg_catalog" in catalog
+    assert "s3.endpoint=http://127.0.0.1:19000" in catalog
+    assert "default-warehouse-dir=s3://warehouse/" in catalog
+
+
+def test_trino_config_holds_no_secret_values() -> None:
+    rendered = "\n".join(render_config(_settings()).values())
+    assert "pg-secret-value" not in rendered
+    assert "s3-secret-value" not in rendered
+    assert "${ENV:LAKEHOUSE_POSTGRES__PASSWORD}" in rendered
+    assert "${ENV:LAKEHOUSE_S3__SECRET_KEY}" in rendered
+
+
+def test_trino_binds_the_configured_host_and_sizes_memory_below_heap() -> None:
+    settings = _settings(trino={"port": 18080, "heap": "2G", "query_max_memory_per_node": "768MB"})
+    node = node_properties(settings, Path("/data"), "node-1")
+    assert node["node.bind-ip"] == "127.0.0.1"
+    files = render_config(settings)
+    assert "-Xmx2G" in files["jvm.config"]
+    assert "http-server.http.port=18080" in files["config.properties"]
+    assert "query.max-memory-per-node=768MB" in files["config.properties"]
+    assert "node-scheduler.include-coordinator=true" in files["config.properties"]
+
+
+def test_kafka_listens_on_loopback_with_single_replica_internals() -> None:
+    settings = _settings(kafka={"port": 19092, "controller_port": 19093})
+    props = render_server_properties(settings, Path("/data/kraft"))
+    assert "listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093" in props
+    assert "controller.quorum.voters=1@127.0.0.1:19093" in props
+    assert "offsets.topic.replication.factor=1" in props
+    assert "auto.create.topics.enable=false" in props
+
+
+def test_kafka_cluster_ids_are_kafka_shaped_and_unique() -> None:
+    ids = {new_cluster_id() for _ in range(100)}
+    assert len(ids) == 100
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{22}", cid) for cid in ids)

@@ -1,0 +1,100 @@
+"""Settings: precedence, validation messages, generated local secrets."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+
+from lakehouse.exceptions import ConfigError
+from lakehouse.settings import GENERATED_SECRETS, ensure_local_secrets, load_settings
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in GENERATED_SECRETS:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_defaults_bind_loopback_and_share_one_catalog_name() -> None:
+    settings = load_settings(env_file=None)
+    assert {settings.postgres.host, settings.s3.host, settings.trino.host, settings.kafka.host} == {
+        "127.0.0.1"
+    }
+    assert settings.catalog.name == "lakehouse"
+    assert settings.s3.warehouse == "s3://warehouse/"
+
+
+def test_nested_environment_variables_override_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAKEHOUSE_TRINO__PORT", "18080")
+    monkeypatch.setenv("LAKEHOUSE_S3__MANAGED", "false")
+    monkeypatch.setenv("LAKEHOUSE_S3__HOST", "s3.example.internal")
+    settings = load_settings(env_file=None)
+    assert settings.trino.port == 18080
+    assert settings.s3.managed is False
+    assert settings.s3.endpoint == "http://s3.example.internal:9000"
+
+
+def test_env_file_is_read_and_environment_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("LAKEHOUSE_KAFKA__PORT=19092\nLAKEHOUSE_TRINO__PORT=18081\n")
+    monkeypatch.setenv("LAKEHOUSE_TRINO__PORT", "18082")
+    settings = load_settings(env_file=env_file)
+    assert settings.kafka.port == 19092
+    assert settings.trino.port == 18082
+
+
+def test_invalid_port_names_the_field_the_variable_and_the_range(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAKEHOUSE_TRINO__PORT", "99999")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env_file=None)
+    message = str(caught.value)
+    assert "trino.port" in message
+    assert "LAKEHOUSE_TRINO__PORT" in message
+    assert "65535" in message
+    assert caught.value.exit_code == 2
+
+
+def test_invalid_choice_lists_the_allowed_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAKEHOUSE_S3__SCHEME", "ftp")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env_file=None)
+    assert "s3.scheme" in str(caught.value)
+    assert "'http' or 'https'" in str(caught.value)
+
+
+def test_secrets_are_masked_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAKEHOUSE_POSTGRES__PASSWORD", "hunter2-very-secret")
+    settings = load_settings(env_file=None)
+    assert "hunter2-very-secret" not in repr(settings)
+    assert settings.postgres.password.get_secret_value() == "hunter2-very-secret"
+
+
+def test_local_secrets_are_generated_once_private_and_random(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    generated = ensure_local_secrets(env_file)
+    assert sorted(generated) == sorted(GENERATED_SECRETS)
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    first = env_file.read_text()
+    assert ensure_local_secrets(env_file) == []
+    assert env_file.read_text() == first
+
+    values = dict(line.split("=", 1) for line in first.splitlines() if "=" in line)
+    assert len(set(values.values())) == len(GENERATED_SECRETS)
+    assert all(len(value) >= 24 for value in values.values())
+    settings = load_settings(env_file=env_file)
+    assert settings.s3.secret_key.get_secret_value() == values["LAKEHOUSE_S3__SECRET_KEY"]
+
+
+def test_existing_values_are_kept_and_only_missing_ones_added(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("LAKEHOUSE_POSTGRES__PASSWORD=mine")  # no trailing newline
+    monkeypatch.setenv("LAKEHOUSE_PSEUDONYM_KEY", "from-the-environment")
+    generated = ensure_local_secrets(env_file)
+    assert generated == ["LAKEHOUSE_S3__SECRET_KEY"]
+    lines = env_file.read_text().splitlines()
+    assert lines[0] == "LAKEHOUSE_POSTGRES__PASSWORD=mine"
+    assert lines[1].startswith("LAKEHOUSE_S3__SECRET_KEY=")
