@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -60,8 +61,10 @@ def status() -> None:
 
 
 def logs(
-    service: str = typer.Argument(None, help=f"One of {', '.join(SERVICE_NAMES)}; default all."),
-    lines: int = typer.Option(20, "--lines", "-n", help="Lines to show from the end of each log."),
+    service: Annotated[
+        str | None, typer.Argument(help=f"One of {', '.join(SERVICE_NAMES)}; default all.")
+    ] = None,
+    lines: Annotated[int, typer.Option("--lines", "-n", help="Lines from the end of each log.")] = 20,
 ) -> None:
     """Show where each service logs, and the end of each log."""
     launcher = Launcher(load_settings())
@@ -73,7 +76,9 @@ def logs(
             out.print(svc.process.tail(lines) or "(empty)", markup=False, highlight=False)
 
 
-def clean(yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")) -> None:
+def clean(
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
     """Stop the stack and delete all local data, logs and configs (downloads stay cached)."""
     settings = load_settings()
     if not yes:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -27,7 +28,9 @@ _OURS = ("lakehouse", "infra", "generator", "ingestion", "expectations")
 
 
 @app.callback()
-def _configure(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging.")) -> None:
+def _configure(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
     handler = RichHandler(console=err, show_path=False, rich_tracebacks=verbose)
     if not verbose:
         # Client libraries log retries at INFO (and the trino client resets its own level on
@@ -38,9 +41,11 @@ def _configure(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debu
 
 
 def _register() -> None:
+    from generator import cli as generator_cli
     from infra import cli as infra_cli
 
     infra_cli.register(app)
+    generator_cli.register(app)
 
 
 _register()

@@ -173,6 +173,24 @@ class LakehouseSettings(BaseSettings):
     def conf_dir(self) -> Path:
         return self.home / "conf"
 
+    def to_env(self) -> dict[str, str]:
+        """These settings as LAKEHOUSE_* variables (secrets included): what a child process such
+        as dbt or a CLI run needs to see exactly this configuration."""
+        env: dict[str, str] = {}
+
+        def walk(path: list[str], value: object) -> None:
+            if isinstance(value, BaseModel):
+                for name in type(value).model_fields:
+                    walk([*path, name], getattr(value, name))
+            elif value is not None:
+                raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+                env[ENV_PREFIX + "__".join(path).upper()] = (
+                    str(raw).lower() if isinstance(raw, bool) else str(raw)
+                )
+
+        walk([], self)
+        return env
+
 
 # Secrets generated on first use into the ignored .env; the values never enter the repo.
 GENERATED_SECRETS = {

@@ -1,0 +1,116 @@
+"""`lakehouse generate`: make CDRs and land them in Iceberg, Parquet or Kafka."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from generator.config import GeneratorConfig, load_config, scale_to_rows
+from generator.run import Generation
+from lakehouse.settings import load_settings
+
+out = Console()
+
+
+class Target(StrEnum):
+    iceberg = "iceberg"
+    parquet = "parquet"
+    kafka = "kafka"
+
+
+EXAMPLES = """
+Examples:
+
+  lakehouse generate                                 # default set into Iceberg (raw.*)
+
+  lakehouse generate --days 7 --subscribers 50000 --seed 7
+
+  lakehouse generate --to parquet --output data/    # files + ground truth + manifest
+
+  lakehouse generate --to kafka --rows 100000 --rate 5000
+"""
+
+
+def generate(
+    to: Annotated[Target, typer.Option(help="Where the events go.")] = Target.iceberg,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Generator config (TOML).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed: same config + seed = same rows.")] = None,
+    days: Annotated[int | None, typer.Option(help="Days to generate.")] = None,
+    start: Annotated[datetime | None, typer.Option(help="First local day, e.g. 2026-12-29.")] = None,
+    subscribers: Annotated[int | None, typer.Option(help="Number of subscribers.")] = None,
+    rows: Annotated[int | None, typer.Option(help="Approximate total events (scales traffic rates).")] = None,
+    namespace: Annotated[str, typer.Option(help="Iceberg namespace (iceberg target).")] = "raw",
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory (parquet target).")] = Path(
+        "data"
+    ),
+    rate: Annotated[float | None, typer.Option(help="Events/s ceiling (kafka target).")] = None,
+    report: Annotated[Path | None, typer.Option(help="Also write the run's report as JSON here.")] = None,
+) -> None:
+    """Generate CDRs (voice, SMS, data) with reference data, incidents and defects."""
+    cfg = load_config(config, seed=seed, days=days, start=start, subscribers=subscribers)
+    if rows is not None:
+        cfg = scale_to_rows(cfg, rows)
+    generation = Generation(cfg)
+    _run(generation, cfg, to, namespace, output, rate)
+    summary = generation.report.as_dict()
+    out.print_json(json.dumps(summary))
+    if report is not None:
+        report.write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def _run(
+    generation: Generation, cfg: GeneratorConfig, to: Target, namespace: str, output: Path, rate: float | None
+) -> None:
+    progress = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rows]:,} events"),
+        TimeElapsedColumn(),
+    )
+    with progress:
+        task = progress.add_task(
+            f"{cfg.days} days, {cfg.subscribers:,} subscribers", total=generation.units, rows=0
+        )
+
+        def advance(batch_rows: int) -> None:
+            progress.update(task, advance=1, rows=progress.tasks[task].fields["rows"] + batch_rows)
+
+        if to is Target.iceberg:
+            from ingestion.iceberg_batch import load_generation
+            from lakehouse import clients
+
+            result = load_generation(
+                clients.iceberg_catalog(load_settings()), generation, namespace, on_batch=advance
+            )
+            progress.stop()
+            if "cdr" in result.skipped:
+                out.print(
+                    f"batch {generation.batch_id} was already loaded into {namespace}.cdr: nothing added"
+                )
+            else:
+                out.print(f"loaded {result.rows} into {namespace}.*")
+        elif to is Target.parquet:
+            from ingestion.parquet_sink import write_parquet
+
+            root = write_parquet(generation, output, on_batch=advance)
+            progress.stop()
+            out.print(f"wrote {root}")
+        else:
+            from ingestion.kafka_sink import produce_generation
+
+            settings = load_settings()
+            sent = produce_generation(settings, generation, rate=rate, on_batch=advance)
+            progress.stop()
+            out.print(f"sent {sent:,} events to {settings.kafka.cdr_topic}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(epilog=EXAMPLES)(generate)

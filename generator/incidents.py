@@ -1,0 +1,126 @@
+"""Injected network incidents and fraud, planned once per run, with their ground truth.
+
+The truth is written beside the data (table ``truth.incidents`` / ``incidents.parquet``), never
+as a column of the CDRs: later layers must find incidents from the traffic itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+
+from generator import rng as rngs
+from generator.config import GeneratorConfig
+from generator.reference import World
+from generator.schema import TS
+
+US = 1_000_000
+IncidentKind = Literal["cell_outage", "congestion", "simbox"]
+
+INCIDENTS_SCHEMA = pa.schema(
+    [
+        ("incident_id", pa.string()),
+        ("incident_type", pa.string()),
+        ("element_id", pa.string()),
+        ("start_time", TS),
+        ("end_time", TS),
+        ("subscriber_id", pa.int64()),
+        ("msisdn", pa.string()),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Incident:
+    incident_id: str
+    kind: IncidentKind
+    element: int  # index into the world's network elements
+    start_us: int  # UTC epoch microseconds
+    end_us: int
+    subscribers: tuple[int, ...] = field(default=())
+
+
+def local_to_utc_us(config: GeneratorConfig, moment: datetime) -> int:
+    """Epoch microseconds (UTC) of a naive local time of the configured network."""
+    utc = moment - timedelta(hours=config.network.utc_offset_hours)
+    return int((utc - datetime(1970, 1, 1)).total_seconds() * US)
+
+
+def _is_new_year_spike(config: GeneratorConfig, moment: datetime) -> bool:
+    spike_start = datetime(moment.year if moment.month == 12 else moment.year - 1, 12, 31, 23)
+    return spike_start <= moment < spike_start + timedelta(hours=config.new_year.hours + 2)
+
+
+def plan_incidents(config: GeneratorConfig, world: World) -> list[Incident]:
+    """Choose outage and congestion windows on busy cells, in busy hours, off the New Year spike."""
+    rng = rngs.stream(config.seed, rngs.INCIDENTS)
+    inc = config.incidents
+    simbox_cells = set(world.home_element[world.simbox_ring >= 0].tolist())
+    cells = np.array([c for r in world.region_cells for c in r.tolist() if c not in simbox_cells])
+    # Busy cells: where many subscribers live, so a deviation stands out from the baseline.
+    load = np.bincount(world.home_element, minlength=len(world.element_region))[cells]
+    wanted = inc.cell_outages + inc.congestion_events
+    chosen = cells[np.argsort(-load, kind="stable")[: max(wanted * 3, wanted)]]
+    chosen = rng.permutation(chosen)[:wanted]
+
+    incidents: list[Incident] = []
+    for i, cell in enumerate(chosen):
+        kind: IncidentKind = "cell_outage" if i < inc.cell_outages else "congestion"
+        low, high = inc.outage_hours if kind == "cell_outage" else inc.congestion_hours
+        while True:
+            day = int(rng.integers(0, config.days))
+            start = config.start + timedelta(days=day, hours=float(rng.uniform(9, 19)))
+            if not _is_new_year_spike(config, start):
+                break
+        end = start + timedelta(hours=float(rng.uniform(low, high)))
+        incidents.append(
+            Incident(
+                f"{kind}-{i + 1:03d}",
+                kind,
+                int(cell),
+                local_to_utc_us(config, start),
+                local_to_utc_us(config, end),
+            )
+        )
+    window_start = local_to_utc_us(config, config.start)
+    window_end = local_to_utc_us(config, config.start + timedelta(days=config.days))
+    for ring in range(inc.simbox_rings):
+        sims = np.flatnonzero(world.simbox_ring == ring)
+        incidents.append(
+            Incident(
+                f"simbox-{ring + 1:03d}",
+                "simbox",
+                int(world.home_element[sims[0]]),
+                window_start,
+                window_end,
+                tuple(int(s) for s in sims),
+            )
+        )
+    return incidents
+
+
+def incidents_table(incidents: list[Incident], world: World) -> pa.Table:
+    """Ground truth: one row per incident (per SIM for SIM-box rings)."""
+    rows = []
+    msisdn = world.subscribers.column("msisdn")
+    for incident in incidents:
+        base = {
+            "incident_id": incident.incident_id,
+            "incident_type": incident.kind,
+            "element_id": world.element_ids[incident.element].as_py(),
+            "start_time": incident.start_us,
+            "end_time": incident.end_us,
+        }
+        for subscriber in incident.subscribers or (None,):
+            rows.append(
+                {
+                    **base,
+                    "subscriber_id": subscriber,
+                    "msisdn": None if subscriber is None else msisdn[subscriber].as_py(),
+                }
+            )
+    return pa.Table.from_pylist(rows, schema=INCIDENTS_SCHEMA)
