@@ -23,6 +23,10 @@ logs: install ## Show the end of each service's log (SERVICE=trino for one, LINE
 clean: install ## Stop the stack and delete local data (asks; YES=1 to skip the question)
 	@$(LAKEHOUSE) clean $(if $(YES),--yes,)
 
+##@ Data
+generate: up ## Generate the default CDR set into Iceberg (raw.*); ARGS="--days 7" to change it
+	@$(LAKEHOUSE) generate $(ARGS)
+
 ##@ Development
 install: $(VENV)/.synced ## Create the Python environment from uv.lock
 
@@ -34,6 +38,9 @@ test: install ## Run unit and integration tests (integration starts its own stac
 
 test-unit: install ## Run unit tests only
 	@$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
+
+bench: up ## Run the benchmarks (stack must be up; `make up` is run first) and write BENCHMARKS.md
+	@$(BIN)/python -m bench
 
 lint: install ## Lint and check formatting (ruff)
 	@$(BIN)/ruff check .
@@ -53,4 +60,4 @@ help: ## Show this help
 	  /^##@/ {printf "\n%s\n", substr($$0, 5)} \
 	  /^[a-zA-Z_-]+:.*##/ {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-.PHONY: up down status logs clean install test test-unit lint fmt lock-kafka help
+.PHONY: up down status logs clean generate install test test-unit bench lint fmt lock-kafka help

@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from infra.launcher import Launcher
@@ -102,22 +102,24 @@ def test_kafka_topics_exist_and_a_message_round_trips(settings: LakehouseSetting
         assert len(topics[name].partitions) == settings.kafka.partitions
 
     key, value = unique("key").encode(), unique("value").encode()
+    delivered = []
     producer = Producer(clients.kafka_config(settings, acks="all"))
-    producer.produce(settings.kafka.cdr_topic, key=key, value=value)
-    assert producer.flush(15) == 0
-
-    consumer = Consumer(
-        clients.kafka_config(settings, **{"group.id": unique("it"), "auto.offset.reset": "earliest"})
+    producer.produce(
+        settings.kafka.cdr_topic, key=key, value=value, on_delivery=lambda e, m: delivered.append((e, m))
     )
-    consumer.subscribe([settings.kafka.cdr_topic])
+    assert producer.flush(15) == 0
+    ((error, message),) = delivered
+    assert error is None
+
+    # Read back exactly the delivered offset, whatever else the topic holds.
+    consumer = Consumer(
+        clients.kafka_config(settings, **{"group.id": unique("it"), "enable.auto.commit": False})
+    )
+    consumer.assign([TopicPartition(message.topic(), message.partition(), message.offset())])
     try:
-        seen = None
-        for _ in range(60):
-            message = consumer.poll(1.0)
-            if message is not None and message.error() is None and message.key() == key:
-                seen = message.value()
-                break
-        assert seen == value
+        received = consumer.poll(15.0)
+        assert received is not None and received.error() is None
+        assert (received.key(), received.value()) == (key, value)
     finally:
         consumer.close()
 

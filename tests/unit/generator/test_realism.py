@@ -1,0 +1,106 @@
+"""Distributions of a seeded sample stay within the ranges the README states."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tests.unit.generator.conftest import Sample
+
+
+def test_type_mix_has_data_then_voice_then_sms(sample: Sample) -> None:
+    share = sample.clean.record_type.value_counts(normalize=True)
+    assert 0.45 < share["data"] < 0.65
+    assert 0.20 < share["voice"] < 0.35
+    assert 0.08 < share["sms"] < 0.20
+
+
+def test_voice_answer_ratio_is_85_to_90_percent(sample: Sample) -> None:
+    voice = sample.clean[sample.clean.record_type == "voice"]
+    asr = (voice.result.isin(["answered", "dropped"])).mean()
+    assert 0.84 <= asr <= 0.90
+    causes = set(voice.loc[voice.result == "busy", "cause_code"])
+    assert causes == {17}
+    assert set(voice.loc[voice.result == "no_answer", "cause_code"]) == {19}
+    assert set(voice.loc[voice.result == "answered", "cause_code"]) == {16}
+
+
+def test_call_durations_are_heavy_tailed_with_a_median_near_a_minute(sample: Sample) -> None:
+    answered = sample.clean.query("record_type == 'voice' and result == 'answered'").duration_s
+    assert 45 <= answered.median() <= 80
+    assert answered.mean() > 1.3 * answered.median(), "lognormal: mean well above median"
+    assert answered.quantile(0.99) > 8 * answered.median()
+
+
+def test_daily_curve_peaks_in_the_evening_and_sleeps_at_night(sample: Sample) -> None:
+    days = sample.clean[sample.clean.start_time.dt.day.isin([29, 30])]  # ordinary days
+    voice = days[days.record_type == "voice"]
+    by_hour = sample.local_hour(voice).value_counts().reindex(range(24), fill_value=0)
+    assert by_hour[17:21].mean() > 8 * by_hour[2:5].mean()
+    assert by_hour.idxmax() in range(9, 22)
+
+
+def test_new_year_midnight_spikes_sms_and_voice(sample: Sample) -> None:
+    events = sample.clean
+    local = events.start_time + pd.Timedelta(hours=sample.config.network.utc_offset_hours)
+
+    def count(kind: str, start: str) -> int:
+        window = (local >= pd.Timestamp(start, tz="UTC")) & (
+            local < pd.Timestamp(start, tz="UTC") + pd.Timedelta(hours=1)
+        )
+        return int(((events.record_type == kind) & window).sum())
+
+    assert count("sms", "2026-12-31 23:00") > 8 * count("sms", "2026-12-30 23:00")
+    assert count("voice", "2026-12-31 23:00") > 3 * count("voice", "2026-12-30 23:00")
+    spike = (local >= pd.Timestamp("2026-12-31 23:00", tz="UTC")) & (
+        local < pd.Timestamp("2027-01-01 01:00", tz="UTC")
+    )
+    congested = events[spike & (events.record_type == "voice")].cause_code.eq(34).mean()
+    assert congested > 0.15, "congestion failures at midnight"
+
+
+def test_subscribers_follow_region_populations(sample: Sample) -> None:
+    weights = pd.Series({r.code: r.population for r in sample.config.regions}, dtype=float)
+    expected = weights / weights.sum()
+    actual = sample.subscribers.region_code.value_counts(normalize=True)
+    assert (actual.reindex(expected.index) - expected).abs().max() < 0.03
+
+
+def test_fixed_lines_make_no_sms_and_use_their_access_node(sample: Sample) -> None:
+    fixed = sample.subscribers[sample.subscribers.service != "4G-LTE"]
+    events = sample.clean.merge(
+        fixed[["msisdn", "home_element_id"]], left_on="served_msisdn", right_on="msisdn"
+    )
+    assert len(events) > 1000
+    assert (events.record_type != "sms").all()
+    assert (events.network_element_id == events.home_element_id).all()
+    assert events.apn.isna().all()
+
+
+def test_people_call_a_small_repeated_set_of_contacts(sample: Sample) -> None:
+    calls = sample.clean.query("record_type == 'voice' and direction == 'MO'")
+    on_net = calls[calls.other_party.isin(set(sample.subscribers.msisdn))]
+    per_caller = on_net.groupby("served_msisdn").other_party.agg(["count", "nunique"])
+    busy = per_caller[per_caller["count"] >= 8]
+    assert len(busy) > 100
+    assert (busy["nunique"] / busy["count"]).median() < 0.6, "calls repeat the same few numbers"
+
+
+def test_mobile_users_live_on_their_home_and_work_cells(sample: Sample) -> None:
+    subs = sample.subscribers[sample.subscribers.service == "4G-LTE"]
+    world = sample.generation.world
+    element_ids = np.asarray(world.element_ids.to_pylist())
+    home = dict(zip(subs.msisdn, element_ids[world.home_element[subs.subscriber_id]], strict=True))
+    work = dict(zip(subs.msisdn, element_ids[world.work_element[subs.subscriber_id]], strict=True))
+    mobile = sample.clean[sample.clean.served_msisdn.isin(home)]
+    at_home_or_work = [
+        cell in (home[m], work[m])
+        for m, cell in zip(mobile.served_msisdn, mobile.network_element_id, strict=True)
+    ]
+    assert np.mean(at_home_or_work) > 0.8
+    weekday_office = mobile[(sample.local_hour(mobile).between(10, 15)) & (mobile.start_time.dt.day == 29)]
+    at_work = [
+        work[m] == c
+        for m, c in zip(weekday_office.served_msisdn, weekday_office.network_element_id, strict=True)
+    ]
+    assert np.mean(at_work) > 0.5, "office hours on a workday are spent on the work cell"
