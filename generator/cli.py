@@ -43,7 +43,7 @@ def generate(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Generator config (TOML).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed: same config + seed = same rows.")] = None,
     days: Annotated[int | None, typer.Option(help="Days to generate.")] = None,
-    start: Annotated[datetime | None, typer.Option(help="First local day, e.g. 2026-12-29.")] = None,
+    start: Annotated[datetime | None, typer.Option(help="First local day, e.g. 2025-12-29.")] = None,
     subscribers: Annotated[int | None, typer.Option(help="Number of subscribers.")] = None,
     rows: Annotated[int | None, typer.Option(help="Approximate total events (scales traffic rates).")] = None,
     namespace: Annotated[str, typer.Option(help="Iceberg namespace (iceberg target).")] = "raw",

@@ -168,7 +168,7 @@ class GeneratorConfig(_Strict):
     """Everything one generation run needs."""
 
     seed: int = Field(42, ge=0, le=2**63 - 1)
-    start: datetime = datetime(2026, 12, 29)
+    start: datetime = datetime(2025, 12, 29)
     days: int = Field(4, ge=1, le=366)
     subscribers: int = Field(20_000, ge=10, le=50_000_000)
     currency: str = Field("DZD", pattern=r"^[A-Z]{3}$")

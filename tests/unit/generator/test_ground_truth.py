@@ -93,7 +93,9 @@ def test_congestion_fails_calls_with_cause_34(sample: Sample) -> None:
     for incident in congestion.itertuples():
         cell = voice[voice.network_element_id == incident.element_id]
         inside = (cell.start_time >= incident.start_time) & (cell.start_time < incident.end_time)
-        assert cell[inside].cause_code.eq(34).mean() > 0.25
+        calls = int(inside.sum())
+        low, _ = binomial_band(calls, sample.config.incidents.congestion_failure, sigmas=4)
+        assert cell[inside].cause_code.eq(34).sum() >= low
         assert cell[~inside].cause_code.eq(34).mean() < 0.1
 
 
