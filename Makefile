@@ -27,6 +27,12 @@ clean: install ## Stop the stack and delete local data (asks; YES=1 to skip the 
 generate: up ## Generate the default CDR set into Iceberg (raw.*); ARGS="--days 7" to change it
 	@$(LAKEHOUSE) generate $(ARGS)
 
+pipeline: up ## Raw gate, dbt clean, clean gate, dbt analytics, analytics gate (stops at a failed gate)
+	@$(LAKEHOUSE) pipeline
+
+dbt: install ## Run dbt with the lakehouse settings: make dbt ARGS="test --select clean"
+	@$(LAKEHOUSE) dbt $(ARGS)
+
 ##@ Development
 install: $(VENV)/.synced ## Create the Python environment from uv.lock
 
@@ -60,4 +66,4 @@ help: ## Show this help
 	  /^##@/ {printf "\n%s\n", substr($$0, 5)} \
 	  /^[a-zA-Z_-]+:.*##/ {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-.PHONY: up down status logs clean generate install test test-unit bench lint fmt lock-kafka help
+.PHONY: up down status logs clean generate pipeline dbt install test test-unit bench lint fmt lock-kafka help

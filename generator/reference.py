@@ -194,7 +194,12 @@ def build_world(config: GeneratorConfig) -> World:
     prefix = pa.array(np.array(net.mobile_prefixes)[serial % len(net.mobile_prefixes)])
     area = pa.array(np.array([r.fixed_area_code for r in config.regions])[region])
     mobile_number = _concat(net.country_code, prefix, _digits(serial, 8))
-    fixed_number = _concat(net.country_code, area, _digits(serial % 10**6, 6))
+    # Fixed numbers are unique within their area code: draw them without replacement per region.
+    local_number = np.zeros(n, np.int64)
+    for r in range(n_regions):
+        lines = np.flatnonzero((region == r) & ~mobile)
+        local_number[lines] = rng.choice(10**6, len(lines), replace=False)
+    fixed_number = _concat(net.country_code, area, _digits(local_number, 6))
     msisdn = pc.if_else(pa.array(mobile), mobile_number, fixed_number)
     imsi = pc.if_else(
         pa.array(mobile),

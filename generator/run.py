@@ -17,10 +17,14 @@ from generator.events import EventBuilder
 from generator.incidents import Incident, incidents_table, plan_incidents
 from generator.reference import World, build_world
 
+# Bump whenever a change to the generator changes the rows a config produces: the batch id must
+# change with them, or an idempotent load would keep the old rows under the same id.
+GENERATOR_VERSION = 2
+
 
 def batch_id_of(config: GeneratorConfig) -> str:
     """Deterministic id of what a config generates: the same config and seed give the same id."""
-    digest = hashlib.sha256(config.model_dump_json().encode()).hexdigest()
+    digest = hashlib.sha256(f"{GENERATOR_VERSION}:{config.model_dump_json()}".encode()).hexdigest()
     return f"gen-{digest[:16]}"
 
 

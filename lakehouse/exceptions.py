@@ -82,3 +82,15 @@ class ServiceUnavailableError(LakehouseError):
     """A service the command needs is not reachable."""
 
     exit_code = 7
+
+
+class GateFailedError(LakehouseError):
+    """A quality gate rejected a layer: the next layer was not built."""
+
+    exit_code = 8
+
+
+class TransformError(LakehouseError):
+    """dbt failed to build a layer (a model or a dbt test)."""
+
+    exit_code = 9

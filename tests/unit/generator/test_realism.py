@@ -104,3 +104,9 @@ def test_mobile_users_live_on_their_home_and_work_cells(sample: Sample) -> None:
         for m, c in zip(weekday_office.served_msisdn, weekday_office.network_element_id, strict=True)
     ]
     assert np.mean(at_work) > 0.5, "office hours on a workday are spent on the work cell"
+
+
+def test_every_subscriber_has_a_unique_number_and_sim(sample: Sample) -> None:
+    subs = sample.subscribers
+    assert subs.msisdn.is_unique
+    assert subs.imsi.dropna().is_unique

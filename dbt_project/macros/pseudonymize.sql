@@ -1,0 +1,7 @@
+{#-
+  Keyed pseudonym of a personal identifier: HMAC-SHA-256 with the secret LAKEHOUSE_PSEUDONYM_KEY.
+  A plain hash of a phone number is reversible by enumerating the number space; a keyed one is not.
+-#}
+{% macro pseudonymize(column) -%}
+    to_hex(hmac_sha256(to_utf8({{ column }}), to_utf8('{{ env_var("LAKEHOUSE_PSEUDONYM_KEY") }}')))
+{%- endmacro %}

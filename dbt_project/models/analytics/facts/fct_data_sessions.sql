@@ -1,0 +1,31 @@
+{#- One row per valid data session; volume billed per MB (10^6 bytes) up + down. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    properties={"partitioning": "ARRAY['local_date']"},
+) }}
+
+with sessions as (
+    select * from {{ ref('int_data_sessions') }}
+    where {{ after_watermark('ingested_at') }}
+)
+
+select
+    sessions.record_id,
+    sessions.subscriber_key,
+    sessions.network_element_id,
+    cast(date_format({{ local_date('sessions.start_time') }}, '%Y%m%d') as integer) as date_key,
+    {{ local_date('sessions.start_time') }} as local_date,
+    {{ local_hour('sessions.start_time') }} as local_hour,
+    date_trunc('hour', sessions.start_time) as hour_start,
+    sessions.result,
+    sessions.result = 'failed' as is_failed,
+    sessions.duration_s,
+    sessions.bytes_up,
+    sessions.bytes_down,
+    (sessions.bytes_up + sessions.bytes_down) / 1e6 as volume_mb,
+    (sessions.bytes_up + sessions.bytes_down) / 1e6 * plans.price_per_mb as charge,
+    sessions.ingested_at
+from sessions
+left join {{ ref('int_subscribers') }} as subscribers on sessions.subscriber_key = subscribers.subscriber_key
+left join {{ ref('int_tariff_plans') }} as plans on subscribers.plan_id = plans.plan_id

@@ -1,0 +1,28 @@
+{#- One row per valid SMS; delivered originated messages are billed. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    properties={"partitioning": "ARRAY['local_date']"},
+) }}
+
+with messages as (
+    select * from {{ ref('int_sms_messages') }}
+    where {{ after_watermark('ingested_at') }}
+)
+
+select
+    messages.record_id,
+    messages.subscriber_key,
+    messages.network_element_id,
+    cast(date_format({{ local_date('messages.start_time') }}, '%Y%m%d') as integer) as date_key,
+    {{ local_date('messages.start_time') }} as local_date,
+    {{ local_hour('messages.start_time') }} as local_hour,
+    date_trunc('hour', messages.start_time) as hour_start,
+    messages.direction,
+    messages.result,
+    messages.is_delivered,
+    case when messages.direction = 'MO' and messages.is_delivered then plans.price_per_sms else 0 end as charge,
+    messages.ingested_at
+from messages
+left join {{ ref('int_subscribers') }} as subscribers on messages.subscriber_key = subscribers.subscriber_key
+left join {{ ref('int_tariff_plans') }} as plans on subscribers.plan_id = plans.plan_id

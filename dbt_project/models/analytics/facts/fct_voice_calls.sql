@@ -1,0 +1,34 @@
+{#- One row per valid call; originated answered calls are billed per started minute. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    properties={"partitioning": "ARRAY['local_date']"},
+) }}
+
+with calls as (
+    select * from {{ ref('int_voice_calls') }}
+    where {{ after_watermark('ingested_at') }}
+)
+
+select
+    calls.record_id,
+    calls.subscriber_key,
+    calls.network_element_id,
+    cast(date_format({{ local_date('calls.start_time') }}, '%Y%m%d') as integer) as date_key,
+    {{ local_date('calls.start_time') }} as local_date,
+    {{ local_hour('calls.start_time') }} as local_hour,
+    date_trunc('hour', calls.start_time) as hour_start,
+    calls.direction,
+    calls.result,
+    calls.cause_code,
+    calls.is_answered,
+    calls.is_dropped,
+    calls.duration_s,
+    case when calls.direction = 'MO' and calls.is_answered then cast(ceiling(calls.duration_s / 60e0) as integer) else 0 end
+        as billed_minutes,
+    case when calls.direction = 'MO' and calls.is_answered then ceiling(calls.duration_s / 60e0) * plans.price_per_minute else 0 end
+        as charge,
+    calls.ingested_at
+from calls
+left join {{ ref('int_subscribers') }} as subscribers on calls.subscriber_key = subscribers.subscriber_key
+left join {{ ref('int_tariff_plans') }} as plans on subscribers.plan_id = plans.plan_id

@@ -1,0 +1,23 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    properties={"partitioning": "ARRAY['day(start_time)']"},
+) }}
+
+select
+    record_id,
+    {{ pseudonymize('served_msisdn') }} as subscriber_key,
+    {{ pseudonymize('other_party') }} as other_party_key,
+    direction,
+    start_time,
+    network_element_id,
+    result,
+    cause_code,
+    result = 'delivered' as is_delivered,
+    roaming,
+    ingested_at,
+    source
+from {{ ref('int_cdr_checked') }}
+where reject_reason is null
+    and record_type = 'sms'
+    and {{ after_watermark('ingested_at') }}

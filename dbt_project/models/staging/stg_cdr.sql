@@ -1,0 +1,22 @@
+select
+    record_id,
+    record_type,
+    served_msisdn,
+    served_imsi,
+    served_imei,
+    other_party,
+    direction,
+    start_time,
+    end_time,
+    cast(duration_s as bigint) as duration_s,
+    network_element_id,
+    result,
+    cast(cause_code as integer) as cause_code,
+    bytes_up,
+    bytes_down,
+    apn,
+    roaming,
+    ingested_at,
+    source,
+    batch_id
+from {{ source('raw', 'cdr') }}

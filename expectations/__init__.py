@@ -1,0 +1,1 @@
+"""Great Expectations gates: one suite per layer, built in code, run against Trino."""

@@ -1,0 +1,98 @@
+"""Run a gate: a GE checkpoint over one layer's tables on Trino, with Data Docs."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lakehouse.settings import LakehouseSettings
+
+log = logging.getLogger(__name__)
+DATASOURCE = "lakehouse_trino"
+
+
+@dataclass
+class GateResult:
+    gate: str
+    success: bool
+    failures: list[str] = field(default_factory=list)
+    evaluated: int = 0
+    docs: Path | None = None
+
+
+def docs_dir(settings: LakehouseSettings) -> Path:
+    return settings.home / "data_docs"
+
+
+def _context(settings: LakehouseSettings):  # type: ignore[no-untyped-def]
+    """An ephemeral context: suites are rebuilt in code on every run, so nothing stale persists;
+    only the Data Docs site is written, under the state dir."""
+    import great_expectations as gx
+
+    context = gx.get_context(mode="ephemeral")
+    context.add_data_docs_site(
+        site_name="local",
+        site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(docs_dir(settings)),
+            },
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    t = settings.trino
+    url = f"trino://{t.user}@{t.host}:{t.port}/{t.catalog}"
+    if t.scheme == "https":
+        url += "?http_scheme=https"
+    context.data_sources.add_sql(name=DATASOURCE, connection_string=url)
+    return context
+
+
+def run_gate(settings: LakehouseSettings, gate: str, tables: dict[str, list], schema: str) -> GateResult:
+    """Validate each ``schema.table`` against its expectations in one checkpoint."""
+    import great_expectations as gx
+
+    context = _context(settings)
+    datasource = context.data_sources.get(DATASOURCE)
+    definitions = []
+    for table, expectations in tables.items():
+        name = f"{gate}.{table}"
+        asset = datasource.add_table_asset(name=name, table_name=table, schema_name=schema)
+        batch = asset.add_batch_definition_whole_table("all")
+        suite = context.suites.add(gx.ExpectationSuite(name=name, expectations=expectations))
+        definitions.append(
+            context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+        )
+    checkpoint = context.checkpoints.add(
+        gx.Checkpoint(
+            name=f"{gate}_gate",
+            validation_definitions=definitions,
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
+            result_format="SUMMARY",
+        )
+    )
+    outcome = checkpoint.run()
+    result = GateResult(gate, bool(outcome.success), docs=_docs_index(settings))
+    for validation in outcome.run_results.values():
+        for item in validation.results:
+            result.evaluated += 1
+            if not item.success:
+                result.failures.append(_describe(validation.suite_name, item))
+    return result
+
+
+def _describe(suite: str, item) -> str:  # type: ignore[no-untyped-def]
+    config = item.expectation_config
+    target = config.kwargs.get("column") or config.kwargs.get("column_A") or config.description or ""
+    detail = item.result.get("unexpected_percent")
+    observed = f" ({detail:.2f}% unexpected)" if isinstance(detail, float) else ""
+    if item.exception_info and item.exception_info.get("raised_exception"):
+        observed = f" (error: {item.exception_info.get('exception_message')})"
+    return f"{suite}: {config.type} {target}{observed}".strip()
+
+
+def _docs_index(settings: LakehouseSettings) -> Path | None:
+    index = docs_dir(settings) / "index.html"
+    return index if index.exists() else None

@@ -1,0 +1,38 @@
+"""`lakehouse pipeline` and `lakehouse dbt`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from lakehouse.settings import load_settings
+
+out = Console()
+
+
+def pipeline(
+    max_defect_rate: Annotated[
+        float, typer.Option(help="Raw gate: highest share of new rows breaking any one rule.")
+    ] = 0.05,
+) -> None:
+    """Raw gate, dbt clean, clean gate, dbt analytics, analytics gate - stopping at the first failure."""
+    from expectations.suites import Thresholds
+    from lakehouse.pipeline import run_pipeline
+
+    report = run_pipeline(load_settings(), Thresholds(raw_max_defect_rate=max_defect_rate), say=out.print)
+    total = sum(seconds for _, seconds, _ in report.steps)
+    out.print(f"[green]pipeline succeeded[/] in {total:.1f}s")
+
+
+def dbt(ctx: typer.Context) -> None:
+    """Run dbt on dbt_project/ with the lakehouse's settings, e.g. `lakehouse dbt run`."""
+    from lakehouse.transform import run_dbt
+
+    run_dbt(load_settings(), ctx.args)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(pipeline)
+    app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(dbt)
