@@ -30,7 +30,10 @@ def _context(settings: LakehouseSettings):  # type: ignore[no-untyped-def]
     only the Data Docs site is written, under the state dir."""
     import great_expectations as gx
 
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     context.add_data_docs_site(
         site_name="local",
         site_config={

@@ -21,7 +21,10 @@ def pipeline(
     from expectations.suites import Thresholds
     from lakehouse.pipeline import run_pipeline
 
-    report = run_pipeline(load_settings(), Thresholds(raw_max_defect_rate=max_defect_rate), say=out.print)
+    def say(message: str) -> None:
+        out.print(message, markup=False, highlight=False)  # "[raw gate]" is text, not markup
+
+    report = run_pipeline(load_settings(), Thresholds(raw_max_defect_rate=max_defect_rate), say=say)
     total = sum(seconds for _, seconds, _ in report.steps)
     out.print(f"[green]pipeline succeeded[/] in {total:.1f}s")
 

@@ -1,0 +1,227 @@
+"""The pipeline on the real stack: raw -> clean -> analytics behind the Great Expectations gates.
+
+Runs in order on one seeded data set: a first full build, checks of quarantine, KPIs and
+anomalies against independent computations, an incremental batch, then a bad batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from generator.config import DEFAULT_CONFIG
+from lakehouse import clients
+from lakehouse.settings import LakehouseSettings
+
+LAKEHOUSE = str(Path(sys.executable).with_name("lakehouse"))
+TZ = "Africa/Algiers"
+GENERATE = ["generate", "--subscribers", "3000", "--seed", "5"]
+
+
+def cli(settings: LakehouseSettings, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [LAKEHOUSE, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **settings.to_env()},
+        timeout=1200,
+    )
+    if check:
+        assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
+    return result
+
+
+def query(settings: LakehouseSettings, sql: str) -> pd.DataFrame:
+    conn = clients.trino_connection(settings)
+    try:
+        cur = conn.cursor()
+        cur.execute(sql)
+        return pd.DataFrame(cur.fetchall(), columns=[c[0] for c in cur.description])
+    finally:
+        conn.close()
+
+
+def read_clean(settings: LakehouseSettings, table: str) -> pd.DataFrame:
+    """Read through PyIceberg, independently of Trino."""
+    return clients.iceberg_catalog(settings).load_table(f"clean.{table}").scan().to_pandas()
+
+
+@pytest.fixture(scope="module")
+def first_build(settings: LakehouseSettings, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    report = tmp_path_factory.mktemp("pipeline") / "report.json"
+    cli(settings, *GENERATE, "--report", str(report))
+    run = cli(settings, "pipeline")
+    assert "pipeline succeeded" in run.stdout
+    return json.loads(report.read_text())
+
+
+def test_every_defect_lands_in_quarantine_with_its_reason_and_nothing_else(
+    settings: LakehouseSettings, first_build: dict
+) -> None:
+    truth = query(
+        settings,
+        f"SELECT record_id, defect_type FROM raw_truth.defects WHERE batch_id = '{first_build['batch_id']}'",
+    )
+    quarantine = query(settings, "SELECT record_id, reject_reason FROM clean.int_cdr_quarantine")
+    assert len(truth) == sum(first_build["defects"].values()) > 1000
+    assert set(map(tuple, quarantine.values)) == set(map(tuple, truth.values))
+
+
+def test_clean_layer_holds_each_valid_record_once_without_direct_identifiers(
+    settings: LakehouseSettings, first_build: dict
+) -> None:
+    valid = first_build["rows"] - sum(first_build["defects"].values())
+    counts = query(
+        settings,
+        "SELECT (SELECT count(*) FROM clean.int_voice_calls) + (SELECT count(*) FROM clean.int_sms_messages)"
+        " + (SELECT count(*) FROM clean.int_data_sessions) AS n",
+    )
+    assert counts.n[0] == valid
+    columns = set(query(settings, "SHOW COLUMNS FROM clean.int_subscribers").Column)
+    assert not columns & {"msisdn", "first_name", "last_name", "birth_date", "imsi", "imei"}
+    keys = query(settings, "SELECT subscriber_key FROM clean.int_subscribers LIMIT 5").subscriber_key
+    assert all(len(k) == 64 for k in keys), "HMAC-SHA-256 hex pseudonyms"
+
+
+def test_cell_hour_kpis_equal_an_independent_computation(
+    settings: LakehouseSettings, first_build: dict
+) -> None:
+    voice = read_clean(settings, "int_voice_calls")
+    voice["hour_start"] = voice.start_time.dt.floor("h")
+    answered_seconds = voice.duration_s.where(voice.is_answered, 0)
+    expected = (
+        voice.assign(answered_seconds=answered_seconds)
+        .groupby(["network_element_id", "hour_start"])
+        .agg(
+            call_attempts=("record_id", "size"),
+            answered_calls=("is_answered", "sum"),
+            dropped_calls=("is_dropped", "sum"),
+            answered_seconds=("answered_seconds", "sum"),
+        )
+        .reset_index()
+    )
+    expected["asr"] = expected.answered_calls / expected.call_attempts
+    expected["acd_seconds"] = expected.answered_seconds / expected.answered_calls.replace(0, np.nan)
+    expected["drop_call_rate"] = expected.dropped_calls / expected.answered_calls.replace(0, np.nan)
+    expected["erlangs"] = expected.answered_seconds / 3600
+
+    actual = query(settings, "SELECT * FROM analytics.kpi_cell_hourly WHERE call_attempts > 0")
+    actual["hour_start"] = pd.to_datetime(actual.hour_start, utc=True)
+    merged = expected.merge(
+        actual, on=["network_element_id", "hour_start"], suffixes=("", "_mart"), validate="1:1"
+    )
+    assert len(merged) == len(expected) == len(actual)
+    for column in (
+        "call_attempts",
+        "answered_calls",
+        "dropped_calls",
+        "asr",
+        "acd_seconds",
+        "drop_call_rate",
+        "erlangs",
+    ):
+        pd.testing.assert_series_equal(
+            merged[column].astype(float), merged[f"{column}_mart"].astype(float), check_names=False, rtol=1e-9
+        )
+
+
+def test_revenue_per_region_day_equals_rating_the_clean_records(
+    settings: LakehouseSettings, first_build: dict
+) -> None:
+    subscribers = read_clean(settings, "int_subscribers")
+    plans = read_clean(settings, "int_tariff_plans")
+    rated = subscribers.merge(plans, on="plan_id")[
+        ["subscriber_key", "region_code", "price_per_minute", "price_per_sms", "price_per_mb"]
+    ]
+
+    voice = read_clean(settings, "int_voice_calls").merge(rated, on="subscriber_key")
+    billable = (voice.direction == "MO") & voice.is_answered
+    voice["charge"] = np.where(billable, np.ceil(voice.duration_s / 60) * voice.price_per_minute, 0.0)
+    sms = read_clean(settings, "int_sms_messages").merge(rated, on="subscriber_key")
+    sms["charge"] = np.where((sms.direction == "MO") & sms.is_delivered, sms.price_per_sms, 0.0)
+    data = read_clean(settings, "int_data_sessions").merge(rated, on="subscriber_key")
+    data["charge"] = (data.bytes_up + data.bytes_down) / 1e6 * data.price_per_mb
+    usage = pd.concat([frame[["region_code", "start_time", "charge"]] for frame in (voice, sms, data)])
+    usage["local_date"] = usage.start_time.dt.tz_convert(TZ).dt.date
+    expected = usage.groupby(["region_code", "local_date"]).charge.sum()
+
+    actual = query(settings, "SELECT region_code, local_date, revenue FROM analytics.kpi_region_daily")
+    actual = actual.set_index(["region_code", "local_date"]).revenue.sort_index()
+    pd.testing.assert_series_equal(expected.sort_index(), actual.astype(float), check_names=False, rtol=1e-9)
+
+
+def test_anomalies_find_every_injected_outage_and_congestion(
+    settings: LakehouseSettings, first_build: dict
+) -> None:
+    incidents = query(
+        settings,
+        "SELECT incident_id, incident_type, element_id, start_time, end_time FROM raw_truth.incidents "
+        f"WHERE incident_type <> 'simbox' AND batch_id = '{first_build['batch_id']}'",
+    )
+    assert len(incidents) == 6
+    expected_kind = {"cell_outage": ("traffic_drop", "failure_spike"), "congestion": ("failure_spike",)}
+    for incident in incidents.itertuples():
+        found = query(
+            settings,
+            "SELECT anomaly_type FROM analytics.network_anomalies "
+            f"WHERE network_element_id = '{incident.element_id}' "
+            f"AND hour_start >= date_trunc('hour', TIMESTAMP '{incident.start_time}') "
+            f"AND hour_start < TIMESTAMP '{incident.end_time}'",
+        )
+        assert set(found.anomaly_type) & set(expected_kind[incident.incident_type]), incident.incident_id
+
+
+def test_an_incremental_run_adds_exactly_the_new_rows(
+    settings: LakehouseSettings, first_build: dict, tmp_path: Path
+) -> None:
+    before = query(
+        settings, "SELECT count(*) AS n, sum(call_attempts) AS attempts FROM analytics.kpi_cell_hourly"
+    )
+    voice_before = query(settings, "SELECT count(*) AS n FROM clean.int_voice_calls").n[0]
+    report = tmp_path / "more.json"
+    cli(settings, *GENERATE, "--start", "2026-01-02", "--days", "1", "--report", str(report))
+    more = json.loads(report.read_text())
+    run = cli(settings, "pipeline")
+    assert "raw gate" in run.stdout
+
+    voice_after = query(settings, "SELECT count(*) AS n FROM clean.int_voice_calls").n[0]
+    quarantined_voice = query(
+        settings,
+        "SELECT count(*) AS n FROM clean.int_cdr_quarantine "
+        f"WHERE batch_id = '{more['batch_id']}' AND record_type = 'voice'",
+    ).n[0]
+    # Every new voice row is either accepted once or quarantined with a reason.
+    assert voice_after - voice_before == more["by_type"]["voice"] - quarantined_voice > 0
+    after = query(
+        settings, "SELECT count(*) AS n, sum(call_attempts) AS attempts FROM analytics.kpi_cell_hourly"
+    )
+    assert after.attempts[0] - before.attempts[0] == voice_after - voice_before
+    assert after.n[0] > before.n[0]
+
+
+def test_a_bad_batch_stops_at_the_raw_gate_and_analytics_is_untouched(
+    settings: LakehouseSettings, first_build: dict, tmp_path: Path
+) -> None:
+    snapshots = (
+        'SELECT (SELECT max(snapshot_id) FROM analytics."kpi_cell_hourly$snapshots") AS kpi, '
+        '(SELECT max(snapshot_id) FROM clean."int_voice_calls$snapshots") AS clean'
+    )
+    before = query(settings, snapshots)
+    bad_config = tmp_path / "bad.toml"
+    bad_config.write_text(DEFAULT_CONFIG.read_text().replace("missing_field = 0.002", "missing_field = 0.3"))
+    cli(settings, *GENERATE, "--config", str(bad_config), "--start", "2026-01-03", "--days", "1")
+
+    run = cli(settings, "pipeline", check=False)
+    assert run.returncode == 8, run.stderr[-2000:]
+    assert "raw gate failed" in run.stderr
+    assert "served_msisdn" in run.stderr, "the failed expectation is named"
+    assert "Traceback" not in run.stderr
+    after = query(settings, snapshots)
+    pd.testing.assert_frame_equal(before, after)
