@@ -29,7 +29,6 @@ def _context(settings: LakehouseSettings):  # type: ignore[no-untyped-def]
     """An ephemeral context: suites are rebuilt in code on every run, so nothing stale persists;
     only the Data Docs site is written, under the state dir."""
     import great_expectations as gx
-
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")

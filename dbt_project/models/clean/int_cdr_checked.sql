@@ -13,48 +13,62 @@ with new_rows as (
     where {{ after_watermark('ingested_at') }}
 ),
 
+-- Distinct keys: a duplicated reference row must not multiply the CDRs that join it.
+known_elements as (
+    select distinct element_id from {{ ref('stg_network_elements') }}
+),
+
+known_subscribers as (
+    select distinct msisdn from {{ ref('stg_subscribers') }}
+),
+
 numbered as (
     select
         new_rows.*,
-        row_number() over (partition by record_id order by ingested_at, source) as copy_number
+        row_number()
+            over (partition by new_rows.record_id order by new_rows.ingested_at, new_rows.source)
+            as copy_number
     from new_rows
 ),
 
 {% if is_incremental() %}
-already_accepted as (
-    select record_id from {{ this }} where reject_reason is null
-),
+    already_accepted as (
+        select record_id from {{ this }}
+        where reject_reason is null
+    ),
 {% endif %}
 
 checked as (
     select
         numbered.*,
         case
-            when numbered.record_id is null or numbered.record_type is null or numbered.served_msisdn is null
+            when
+                numbered.record_id is null or numbered.record_type is null or numbered.served_msisdn is null
                 or numbered.start_time is null or numbered.network_element_id is null
                 then 'missing_field'
             when numbered.record_type not in ('voice', 'sms', 'data')
                 then 'corrupt_value'
-            when numbered.end_time < numbered.start_time
+            when
+                numbered.end_time < numbered.start_time
                 or numbered.start_time > numbered.ingested_at + interval '{{ var("future_tolerance_hours") }}' hour
                 then 'impossible_time'
             when numbered.duration_s < 0 or numbered.bytes_up < 0 or numbered.bytes_down < 0
                 then 'corrupt_value'
             when elements.element_id is null or subscribers.msisdn is null
                 then 'unknown_reference'
-            when numbered.copy_number > 1
+            when
+                numbered.copy_number > 1
                 {% if is_incremental() %} or accepted.record_id is not null {% endif %}
                 then 'duplicate'
         end as reject_reason
     from numbered
-    -- Distinct keys: a duplicated reference row must not multiply the CDRs that join it.
-    left join (select distinct element_id from {{ ref('stg_network_elements') }}) as elements
+    left join known_elements as elements
         on numbered.network_element_id = elements.element_id
-    left join (select distinct msisdn from {{ ref('stg_subscribers') }}) as subscribers
+    left join known_subscribers as subscribers
         on numbered.served_msisdn = subscribers.msisdn
     {% if is_incremental() %}
-    left join already_accepted as accepted
-        on numbered.record_id = accepted.record_id
+        left join already_accepted as accepted
+            on numbered.record_id = accepted.record_id
     {% endif %}
 )
 

@@ -21,5 +21,6 @@ select
     source,
     batch_id
 from {{ ref('int_cdr_checked') }}
-where reject_reason is not null
+where
+    reject_reason is not null
     and {{ after_watermark('ingested_at') }}

@@ -18,6 +18,7 @@ select
     ingested_at,
     source
 from {{ ref('int_cdr_checked') }}
-where reject_reason is null
+where
+    reject_reason is null
     and record_type = 'sms'
     and {{ after_watermark('ingested_at') }}

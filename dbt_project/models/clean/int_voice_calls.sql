@@ -21,6 +21,7 @@ select
     ingested_at,
     source
 from {{ ref('int_cdr_checked') }}
-where reject_reason is null
+where
+    reject_reason is null
     and record_type = 'voice'
     and {{ after_watermark('ingested_at') }}

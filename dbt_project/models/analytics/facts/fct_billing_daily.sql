@@ -10,19 +10,44 @@ with affected as (
 ),
 
 usage as (
-    select subscriber_key, local_date, billed_minutes, 0 as sms_count, 0e0 as volume_mb,
-        charge as voice_charge, 0e0 as sms_charge, 0e0 as data_charge, ingested_at
+    select
+        subscriber_key,
+        local_date,
+        billed_minutes,
+        0 as sms_count,
+        0e0 as volume_mb,
+        charge as voice_charge,
+        0e0 as sms_charge,
+        0e0 as data_charge,
+        ingested_at
     from {{ ref('fct_voice_calls') }}
-    where local_date in (select local_date from affected)
+    where local_date in (select affected.local_date from affected)
     union all
-    select subscriber_key, local_date, 0, case when direction = 'MO' then 1 else 0 end, 0e0,
-        0e0, charge, 0e0, ingested_at
+    select
+        subscriber_key,
+        local_date,
+        0 as billed_minutes,
+        case when direction = 'MO' then 1 else 0 end as sms_count,
+        0e0 as volume_mb,
+        0e0 as voice_charge,
+        charge as sms_charge,
+        0e0 as data_charge,
+        ingested_at
     from {{ ref('fct_sms_messages') }}
-    where local_date in (select local_date from affected)
+    where local_date in (select affected.local_date from affected)
     union all
-    select subscriber_key, local_date, 0, 0, volume_mb, 0e0, 0e0, charge, ingested_at
+    select
+        subscriber_key,
+        local_date,
+        0 as billed_minutes,
+        0 as sms_count,
+        volume_mb,
+        0e0 as voice_charge,
+        0e0 as sms_charge,
+        charge as data_charge,
+        ingested_at
     from {{ ref('fct_data_sessions') }}
-    where local_date in (select local_date from affected)
+    where local_date in (select affected.local_date from affected)
 )
 
 select

@@ -24,9 +24,16 @@ select
     calls.is_answered,
     calls.is_dropped,
     calls.duration_s,
-    case when calls.direction = 'MO' and calls.is_answered then cast(ceiling(calls.duration_s / 60e0) as integer) else 0 end
+    case
+        when calls.direction = 'MO' and calls.is_answered then cast(ceiling(calls.duration_s / 60e0) as integer) else 0
+    end
         as billed_minutes,
-    case when calls.direction = 'MO' and calls.is_answered then ceiling(calls.duration_s / 60e0) * plans.price_per_minute else 0 end
+    case
+        when
+            calls.direction = 'MO' and calls.is_answered
+            then ceiling(calls.duration_s / 60e0) * plans.price_per_minute
+        else 0
+    end
         as charge,
     calls.ingested_at
 from calls

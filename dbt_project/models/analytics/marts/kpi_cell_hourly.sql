@@ -15,7 +15,10 @@ with affected as (
 
 voice as (
     select
-        network_element_id, hour_start, local_date, local_hour,
+        network_element_id,
+        hour_start,
+        local_date,
+        local_hour,
         count(*) as call_attempts,
         count_if(is_answered) as answered_calls,
         count_if(is_dropped) as dropped_calls,
@@ -23,39 +26,60 @@ voice as (
         sum(case when is_answered then duration_s else 0 end) as answered_seconds,
         max(ingested_at) as last_ingested_at
     from {{ ref('fct_voice_calls') }}
-    where local_date in (select local_date from affected)
+    where local_date in (select affected.local_date from affected)
     group by 1, 2, 3, 4
 ),
 
 sms as (
     select
-        network_element_id, hour_start, local_date, local_hour,
+        network_element_id,
+        hour_start,
+        local_date,
+        local_hour,
         count(*) as sms_count,
         count_if(not is_delivered) as failed_sms,
         max(ingested_at) as last_ingested_at
     from {{ ref('fct_sms_messages') }}
-    where local_date in (select local_date from affected)
+    where local_date in (select affected.local_date from affected)
     group by 1, 2, 3, 4
 ),
 
 data as (
     select
-        network_element_id, hour_start, local_date, local_hour,
+        network_element_id,
+        hour_start,
+        local_date,
+        local_hour,
         count(*) as data_sessions,
         count_if(is_failed) as failed_sessions,
         sum(volume_mb) as data_mb,
         max(ingested_at) as last_ingested_at
     from {{ ref('fct_data_sessions') }}
-    where local_date in (select local_date from affected)
+    where local_date in (select affected.local_date from affected)
     group by 1, 2, 3, 4
 ),
 
 cell_hours as (
-    select network_element_id, hour_start, local_date, local_hour from voice
-    union
-    select network_element_id, hour_start, local_date, local_hour from sms
-    union
-    select network_element_id, hour_start, local_date, local_hour from data
+    select
+        network_element_id,
+        hour_start,
+        local_date,
+        local_hour
+    from voice
+    union distinct
+    select
+        network_element_id,
+        hour_start,
+        local_date,
+        local_hour
+    from sms
+    union distinct
+    select
+        network_element_id,
+        hour_start,
+        local_date,
+        local_hour
+    from data
 )
 
 select

@@ -26,7 +26,8 @@ network as (
         max(cells.last_ingested_at) as last_ingested_at
     from {{ ref('kpi_cell_hourly') }} as cells
     inner join {{ ref('dim_network_element') }} as elements on cells.network_element_id = elements.element_id
-    where cells.local_date in (select local_date from affected)
+    where
+        cells.local_date in (select affected.local_date from affected)
         and elements.region_code is not null
     group by 1, 2
 ),
@@ -40,7 +41,7 @@ subscribers as (
         sum(billing.data_mb) as subscriber_data_mb
     from {{ ref('fct_billing_daily') }} as billing
     inner join {{ ref('dim_subscriber') }} as dims on billing.subscriber_key = dims.subscriber_key
-    where billing.local_date in (select local_date from affected)
+    where billing.local_date in (select affected.local_date from affected)
     group by 1, 2
 )
 

@@ -5,11 +5,16 @@
   sessions only slow down). Hours without any event count as zero traffic.
 -#}
 with cells as (
-    select element_id from {{ ref('dim_network_element') }} where element_type = 'cell'
+    select element_id from {{ ref('dim_network_element') }}
+    where element_type = 'cell'
 ),
 
 hours as (
-    select distinct hour_start, local_date, local_hour from {{ ref('kpi_cell_hourly') }}
+    select distinct
+        hour_start,
+        local_date,
+        local_hour
+    from {{ ref('kpi_cell_hourly') }}
 ),
 
 grid as (
@@ -31,7 +36,7 @@ baselines as (
     select
         grid.*,
         {{ ratio('failures', 'attempts') }} as failure_rate,
-        (sum(events) over same_hour - events) / nullif(count(*) over same_hour - 1, 0) as baseline_events,
+        (sum(grid.events) over same_hour - grid.events) / nullif(count(*) over same_hour - 1, 0) as baseline_events,
         {{ ratio('sum(failures) over same_hour - failures', 'sum(attempts) over same_hour - attempts') }}
             as baseline_failure_rate
     from grid
