@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from bench import dbt_bench
 from bench.baseline import naive_events
 from generator.config import load_config
 from generator.run import Generation
@@ -105,7 +106,15 @@ def main() -> int:
     )
     _drop_namespace(catalog)
 
-    _write_report(rows, arrow / baseline)
+    dbt_results = []
+    for size in (int(v) for v in os.environ.get("BENCH_DBT_EVENTS", "1000000").split()):
+        print(f"dbt on Trino, {size:,} events:", flush=True)
+        result = dbt_bench.run(settings, size)
+        dbt_results.append(result)
+        print(f"  full build {result.full_build_s:.1f} s, incremental {result.incremental_s:.1f} s "
+              f"({result.ratio:.0%}), dashboard p95 {result.overall_p95_s:.2f} s", flush=True)  # fmt: skip
+
+    _write_report(rows, arrow / baseline, dbt_results)
     return 0
 
 
@@ -146,7 +155,9 @@ def _drop_namespace(catalog, namespace: str = BENCH_NAMESPACE) -> None:  # type:
         catalog.drop_namespace(ns)
 
 
-def _write_report(rows: list[tuple[str, float, str, str]], ratio: float) -> None:
+def _write_report(
+    rows: list[tuple[str, float, str, str]], ratio: float, dbt_results: list[dbt_bench.DbtBenchResult]
+) -> None:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=PROJECT_ROOT
     )
@@ -165,6 +176,24 @@ def _write_report(rows: list[tuple[str, float, str, str]], ratio: float) -> None
         *(f"| {name} | {rate:,.0f} rows/s | {volume} | {target} |" for name, rate, volume, target in rows),
         "",
         f"Vectorised generator vs the row-at-a-time baseline: **{ratio:.0f} times** faster (target: 20).",
+        "",
+        "## dbt on Trino (`dbt run`, all layers)",
+        "",
+        "| events | full build | + one hour of data | incremental build | incremental / full "
+        "| dashboard p95 |",
+        "|---:|---:|---:|---:|---:|---:|",
+        *(
+            f"| {r.events:,} | {r.full_build_s:.1f} s | {r.extra_events:,} | {r.incremental_s:.1f} s "
+            f"| {r.ratio:.0%} (target ≤ 10%) | {r.overall_p95_s:.2f} s (target ≤ 1 s) |"
+            for r in dbt_results
+        ),
+        "",
+        *(
+            f"Dashboard queries at {r.events:,} events (p95 of 20 runs): "
+            + "; ".join(f"{name} {p95:.2f} s" for name, p95 in r.query_p95_s.items())
+            + "."
+            for r in dbt_results
+        ),
         "",
     ]
     REPORT.write_text("\n".join(lines))
