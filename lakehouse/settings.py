@@ -89,8 +89,9 @@ class TrinoSettings(ServiceSettings):
     scheme: Literal["http", "https"] = "http"
     user: str = "lakehouse"
     catalog: str = "iceberg"
-    heap: str = Field("3G", pattern=r"^\d+[MG]$", description="JVM -Xmx, e.g. 3G")
-    query_max_memory_per_node: str = Field("1GB", pattern=r"^\d+(MB|GB)$")
+    # Trino keeps 30% of the heap as headroom: query memory must stay below 70% of it.
+    heap: str = Field("4G", pattern=r"^\d+[MG]$", description="JVM -Xmx, e.g. 4G")
+    query_max_memory_per_node: str = Field("2500MB", pattern=r"^\d+(MB|GB)$")
 
     @property
     def url(self) -> str:

@@ -45,7 +45,7 @@ def node_properties(settings: LakehouseSettings, data_dir: Path, node_id: str) -
     }
 
 
-def render_config(settings: LakehouseSettings) -> dict[str, str]:
+def render_config(settings: LakehouseSettings, spill_dir: Path | None = None) -> dict[str, str]:
     """Trino's etc/ files, by relative path."""
     t, pg, s3 = settings.trino, settings.postgres, settings.s3
     config = f"""\
@@ -60,6 +60,9 @@ query.max-memory-per-node={t.query_max_memory_per_node}
 task.concurrency=2
 task.max-worker-threads=4
 """
+    if spill_dir is not None:
+        # Large batches (a window over every new CDR) spill to disk instead of failing.
+        config += f"spill-enabled=true\nspiller-spill-path={spill_dir}\nmax-spill-per-node=50GB\n"
     catalog = f"""\
 connector.name=iceberg
 iceberg.catalog.type=jdbc
@@ -115,7 +118,9 @@ class TrinoService(Service):
 
     def start(self) -> None:
         etc = self.conf_dir
-        for rel, text in render_config(self.settings).items():
+        spill_dir = self.data_dir / "spill"
+        spill_dir.mkdir(parents=True, exist_ok=True)
+        for rel, text in render_config(self.settings, spill_dir).items():
             path = etc / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
