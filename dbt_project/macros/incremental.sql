@@ -26,3 +26,11 @@
     {%- if not loop.last %} union {% endif %}
     {%- endfor %}
 {%- endmacro %}
+
+{#- The time keys every fact carries, from one UTC timestamp: calendar key, local day and hour, UTC hour. -#}
+{% macro time_keys(ts) -%}
+    cast(date_format({{ local_date(ts) }}, '%Y%m%d') as integer) as date_key,
+    {{ local_date(ts) }} as local_date,
+    {{ local_hour(ts) }} as local_hour,
+    date_trunc('hour', {{ ts }}) as hour_start
+{%- endmacro %}
