@@ -26,7 +26,7 @@ from lakehouse import clients
 from lakehouse.settings import PROJECT_ROOT, load_settings
 
 REPORT = PROJECT_ROOT / "BENCHMARKS.md"
-BENCH_NAMESPACE = "bench"
+BENCH_NAMESPACE = f"{dbt_bench.PREFIX}arrow"  # every bench_* schema is dropped afterwards
 
 
 def best_of(runs: int, action: Callable[[], int]) -> tuple[float, int]:
@@ -104,7 +104,7 @@ def main() -> int:
     record(
         "generate + load into Iceberg (end to end)", *best_of(1, lambda: _iceberg_load(catalog)), 1_000_000
     )
-    _drop_namespace(catalog)
+    dbt_bench.drop_bench_schemas(settings)
 
     dbt_results = []
     for size in (int(v) for v in os.environ.get("BENCH_DBT_EVENTS", "1000000").split()):
@@ -140,19 +140,9 @@ def _iceberg_append(catalog, events: pa.Table) -> int:  # type: ignore[no-untype
 
 
 def _iceberg_load(catalog) -> int:  # type: ignore[no-untyped-def]
-    namespace = f"{BENCH_NAMESPACE}_load"
-    _drop_namespace(catalog, namespace)
-    result = load_generation(catalog, Generation(load_config()), namespace)
+    dbt_bench.drop_bench_schemas(load_settings())
+    result = load_generation(catalog, Generation(load_config()), f"{dbt_bench.PREFIX}load")
     return result.rows["cdr"]
-
-
-def _drop_namespace(catalog, namespace: str = BENCH_NAMESPACE) -> None:  # type: ignore[no-untyped-def]
-    for ns in (namespace, f"{namespace}_truth"):
-        if not catalog.namespace_exists(ns):
-            continue
-        for identifier in catalog.list_tables(ns):
-            catalog.purge_table(identifier)
-        catalog.drop_namespace(ns)
 
 
 def _write_report(

@@ -23,7 +23,6 @@ Segment = Literal["prepaid", "postpaid", "enterprise"]
 Service = Literal["4G-LTE", "FTTH", "ADSL"]
 SEGMENTS: tuple[Segment, ...] = ("prepaid", "postpaid", "enterprise")
 SERVICES: tuple[Service, ...] = ("4G-LTE", "FTTH", "ADSL")
-RECORD_TYPES = ("voice", "sms", "data")
 
 
 class _Strict(BaseModel):

@@ -7,7 +7,6 @@ builder indexes into (segment, home and work cells, contacts), so events never l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
 
 import numpy as np
 import pyarrow as pa
@@ -316,8 +315,3 @@ def _plans_table(config: GeneratorConfig) -> pa.Table:
         for p in config.tariff_plans
     ]
     return pa.Table.from_pylist(rows, schema=TARIFF_PLANS_SCHEMA)
-
-
-def window_days(config: GeneratorConfig) -> list[date]:
-    first = config.start.date()
-    return [first + timedelta(days=d) for d in range(config.days)]

@@ -52,6 +52,20 @@ def running_as_root() -> bool:
     return os.geteuid() == 0
 
 
+def _as_user(user: str | None, env: Mapping[str, str] | None) -> tuple[dict[str, object], dict[str, str]]:
+    """Popen arguments and environment to run a child as ``user`` (or as ourselves if None).
+
+    Popen switches uid/gid in the child before exec: no runuser/su process in between, so the
+    pid we record is the server's own.
+    """
+    full_env = dict(env if env is not None else os.environ)
+    if user is None:
+        return {}, full_env
+    entry = pwd.getpwnam(user)
+    full_env["HOME"] = entry.pw_dir
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}, full_env
+
+
 @dataclass
 class ManagedProcess:
     """A long-running server process owned by the launcher."""
@@ -85,14 +99,7 @@ class ManagedProcess:
         """Start ``argv`` detached in its own session, logging to ``log_file``."""
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
-        full_env = dict(env if env is not None else os.environ)
-        kwargs: dict[str, object] = {}
-        if user is not None:
-            # Popen switches uid/gid in the child before exec: no runuser/su process in between,
-            # so the pid we record is the server's own.
-            entry = pwd.getpwnam(user)
-            kwargs.update(user=entry.pw_uid, group=entry.pw_gid, extra_groups=[])
-            full_env["HOME"] = entry.pw_dir
+        kwargs, full_env = _as_user(user, env)
         with self.log_file.open("ab") as log:
             proc = subprocess.Popen(
                 list(argv),
@@ -175,12 +182,7 @@ def run_checked(
     input_text: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run a short helper command (initdb, psql, storage format), as ``user`` if given."""
-    kwargs: dict[str, object] = {}
-    full_env = dict(env if env is not None else os.environ)
-    if user is not None:
-        entry = pwd.getpwnam(user)
-        kwargs.update(user=entry.pw_uid, group=entry.pw_gid, extra_groups=[])
-        full_env["HOME"] = entry.pw_dir
+    kwargs, full_env = _as_user(user, env)
     return subprocess.run(
         list(argv),
         input=input_text,

@@ -8,6 +8,7 @@ per batch, of rows sorted by time so files of a day partition cover narrow time 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -74,23 +75,18 @@ def ensure_table(
     return table
 
 
-def _append_once(table: Table, data: pa.Table, batch_id: str, result: LoadResult, name: str) -> None:
+def _write_once(
+    table: Table, data: pa.Table, batch_id: str, result: LoadResult, name: str, replace: bool
+) -> None:
+    """Append (or, for reference data describing one world, replace) unless the batch is there."""
     if holds_batch(table, batch_id):
         result.skipped.append(name)
         return
-    table.append(data, snapshot_properties={BATCH_PROPERTY: batch_id})
-    result.rows[name] = data.num_rows
-
-
-def _overwrite_once(table: Table, data: pa.Table, batch_id: str, result: LoadResult, name: str) -> None:
-    """Reference data describes one world: a new batch replaces it, the same batch is a no-op."""
-    if holds_batch(table, batch_id):
-        result.skipped.append(name)
-        return
-    if table.current_snapshot() is None:
-        table.append(data, snapshot_properties={BATCH_PROPERTY: batch_id})
+    properties = {BATCH_PROPERTY: batch_id}
+    if replace and table.current_snapshot() is not None:
+        table.overwrite(data, snapshot_properties=properties)
     else:
-        table.overwrite(data, snapshot_properties={BATCH_PROPERTY: batch_id})
+        table.append(data, snapshot_properties=properties)
     result.rows[name] = data.num_rows
 
 
@@ -108,7 +104,7 @@ def load_generation(
     catalog: Catalog,
     generation: Generation,
     namespace: str = "raw",
-    on_batch: object = None,
+    on_batch: Callable[[int], None] | None = None,
 ) -> LoadResult:
     """Land a whole generation in ``namespace`` (and its truth beside it), once."""
     batch_id = generation.batch_id
@@ -124,13 +120,13 @@ def load_generation(
 
     for name, table in generation.reference_tables().items():
         target = ensure_table(catalog, f"{namespace}.{name}", RAW_TABLES[name])
-        _overwrite_once(target, table, batch_id, result, name)
+        _write_once(target, table, batch_id, result, name, replace=True)
 
     batches, truths = [], []
     for batch, truth in generation.batches():
         batches.append(batch)
         truths.append(truth)
-        if callable(on_batch):
+        if on_batch is not None:
             on_batch(batch.num_rows)
     events = pa.Table.from_batches(batches)
     # Time order: files of a day partition then cover narrow time ranges (min/max pruning).
@@ -142,9 +138,8 @@ def load_generation(
     incidents = generation.incidents_truth()
     incidents = incidents.append_column("batch_id", pa.repeat(pa.scalar(batch_id), incidents.num_rows))
     for name, data in (("defects", defects), ("incidents", incidents)):
-        _append_once(
-            ensure_table(catalog, f"{truth_ns}.{name}", data.schema), data, batch_id, result, f"truth.{name}"
-        )
+        target = ensure_table(catalog, f"{truth_ns}.{name}", data.schema)
+        _write_once(target, data, batch_id, result, f"truth.{name}", replace=False)
     # The CDRs go last: their batch id is the ledger that says the whole batch landed.
-    _append_once(cdr, events, batch_id, result, "cdr")
+    _write_once(cdr, events, batch_id, result, "cdr", replace=False)
     return result

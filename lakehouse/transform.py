@@ -11,16 +11,12 @@ from lakehouse.settings import PROJECT_ROOT, LakehouseSettings
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 
-def dbt_env(settings: LakehouseSettings) -> dict[str, str]:
-    """What dbt's profile (and the pseudonymisation macro) read: our settings as variables."""
-    return settings.to_env()
-
-
 def run_dbt(settings: LakehouseSettings, args: Sequence[str]) -> None:
     """``dbt <args>`` on the project; raises TransformError naming the failed nodes."""
     from dbt.cli.main import dbtRunner
 
-    os.environ.update(dbt_env(settings))
+    # dbt's profile and the pseudonymisation macro read our settings as LAKEHOUSE_* variables.
+    os.environ.update(settings.to_env())
     argv = [*args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
     outcome = dbtRunner().invoke(argv)
     if outcome.success:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,6 +63,25 @@ def launcher(stack_home: Path) -> Iterator[Launcher]:
 @pytest.fixture(scope="session")
 def settings(launcher: Launcher) -> LakehouseSettings:
     return launcher.settings
+
+
+LAKEHOUSE = str(Path(sys.executable).with_name("lakehouse"))
+
+
+def run_cli(
+    settings: LakehouseSettings, *args: str, check: bool = True, timeout: float = 1200
+) -> subprocess.CompletedProcess[str]:
+    """`lakehouse <args>` as a user would run it, configured with exactly these settings."""
+    result = subprocess.run(
+        [LAKEHOUSE, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **settings.to_env()},
+        timeout=timeout,
+    )
+    if check:
+        assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
+    return result
 
 
 def unique(prefix: str) -> str:

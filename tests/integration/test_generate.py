@@ -4,29 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 from confluent_kafka import Consumer
 
 from lakehouse import clients
 from lakehouse.settings import LakehouseSettings
-from tests.integration.conftest import unique
-
-LAKEHOUSE = str(Path(sys.executable).with_name("lakehouse"))
-
-
-def run_cli(settings: LakehouseSettings, *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [LAKEHOUSE, *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **settings.to_env()},
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
+from tests.integration.conftest import run_cli, unique
 
 
 def test_generate_lands_in_iceberg_once_and_trino_agrees_with_the_report(

@@ -7,9 +7,6 @@ anomalies against independent computations, an incremental batch, then a bad bat
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,23 +16,10 @@ import pytest
 from generator.config import DEFAULT_CONFIG
 from lakehouse import clients
 from lakehouse.settings import LakehouseSettings
+from tests.integration.conftest import run_cli
 
-LAKEHOUSE = str(Path(sys.executable).with_name("lakehouse"))
 TZ = "Africa/Algiers"
 GENERATE = ["generate", "--subscribers", "3000", "--seed", "5"]
-
-
-def cli(settings: LakehouseSettings, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [LAKEHOUSE, *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **settings.to_env()},
-        timeout=1200,
-    )
-    if check:
-        assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-3000:])
-    return result
 
 
 def query(settings: LakehouseSettings, sql: str) -> pd.DataFrame:
@@ -56,8 +40,8 @@ def read_clean(settings: LakehouseSettings, table: str) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def first_build(settings: LakehouseSettings, tmp_path_factory: pytest.TempPathFactory) -> dict:
     report = tmp_path_factory.mktemp("pipeline") / "report.json"
-    cli(settings, *GENERATE, "--report", str(report))
-    run = cli(settings, "pipeline")
+    run_cli(settings, *GENERATE, "--report", str(report))
+    run = run_cli(settings, "pipeline")
     assert "pipeline succeeded" in run.stdout
     return json.loads(report.read_text())
 
@@ -186,9 +170,9 @@ def test_an_incremental_run_adds_exactly_the_new_rows(
     )
     voice_before = query(settings, "SELECT count(*) AS n FROM clean.int_voice_calls").n[0]
     report = tmp_path / "more.json"
-    cli(settings, *GENERATE, "--start", "2026-01-02", "--days", "1", "--report", str(report))
+    run_cli(settings, *GENERATE, "--start", "2026-01-02", "--days", "1", "--report", str(report))
     more = json.loads(report.read_text())
-    run = cli(settings, "pipeline")
+    run = run_cli(settings, "pipeline")
     assert "raw gate" in run.stdout
 
     voice_after = query(settings, "SELECT count(*) AS n FROM clean.int_voice_calls").n[0]
@@ -216,9 +200,9 @@ def test_a_bad_batch_stops_at_the_raw_gate_and_analytics_is_untouched(
     before = query(settings, snapshots)
     bad_config = tmp_path / "bad.toml"
     bad_config.write_text(DEFAULT_CONFIG.read_text().replace("missing_field = 0.002", "missing_field = 0.3"))
-    cli(settings, *GENERATE, "--config", str(bad_config), "--start", "2026-01-03", "--days", "1")
+    run_cli(settings, *GENERATE, "--config", str(bad_config), "--start", "2026-01-03", "--days", "1")
 
-    run = cli(settings, "pipeline", check=False)
+    run = run_cli(settings, "pipeline", check=False)
     assert run.returncode == 8, run.stderr[-2000:]
     assert "raw gate failed" in run.stderr
     assert "served_msisdn" in run.stderr, "the failed expectation is named"
