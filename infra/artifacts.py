@@ -72,6 +72,8 @@ class Pins:
     kafka_files: tuple[MavenFile, ...]
     minio_module: str
     minio_version: str
+    spark_version: str
+    spark_files: tuple[MavenFile, ...]
 
     @classmethod
     def load(cls, path: Path = PINS_FILE) -> Pins:
@@ -87,6 +89,8 @@ class Pins:
             kafka_files=files("kafka"),
             minio_module=data["minio"]["module"],
             minio_version=data["minio"]["version"],
+            spark_version=data["spark"]["version"],
+            spark_files=files("spark"),
         )
 
 
@@ -190,6 +194,11 @@ class ArtifactCache:
                 shutil.copy2(self.maven_file(item, progress), staging / item.filename)
         _publish(staging, libs)
         return libs
+
+    def ensure_spark_jars(self) -> list[Path]:
+        """The verified jars the streaming job puts on Spark's classpath (``spark.jars``)."""
+        with _progress() as progress:
+            return [self.maven_file(item, progress) for item in self.pins.spark_files]
 
     def ensure_minio(self) -> Path:
         binary = self.minio_binary()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +18,8 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from lakehouse.exceptions import PrerequisiteError
 
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
@@ -137,13 +140,19 @@ class ManagedProcess:
         return True
 
     def rss_bytes(self) -> int | None:
+        """Resident memory of the process and its children (its session: a driver's JVM counts)."""
         pid = self.pid()
         if pid is None:
             return None
-        try:
-            return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE_SIZE
-        except (OSError, IndexError, ValueError):
-            return None
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if int(fields[3]) == pid:  # field 6: session id
+                    total += int((stat.parent / "statm").read_text().split()[1]) * _PAGE_SIZE
+            except (OSError, IndexError, ValueError):
+                continue
+        return total or None
 
     def tail(self, lines: int = 30) -> str:
         try:
@@ -193,3 +202,18 @@ def run_checked(
         check=False,
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+def apt_install(*packages: str) -> bool:
+    """Install Debian packages when we may (root with apt-get); False when we may not.
+
+    The caller then checks for what it needed and names the package in its own error.
+    """
+    if not running_as_root() or shutil.which("apt-get") is None:
+        return False
+    env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *packages]):
+        result = run_checked(argv, env=env)
+        if result.returncode != 0:
+            raise PrerequisiteError(f"`{' '.join(argv)}` failed:\n{result.stderr[-1500:]}")
+    return True

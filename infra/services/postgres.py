@@ -12,7 +12,7 @@ import shutil
 import signal
 from pathlib import Path
 
-from infra.process import run_checked, running_as_root
+from infra.process import apt_install, run_checked, running_as_root
 from infra.services.base import Health, Port, Service
 from lakehouse import clients
 from lakehouse.exceptions import PrerequisiteError, ServiceStartError
@@ -85,13 +85,9 @@ class PostgresService(Service):
         return found
 
     def install(self) -> None:
-        if find_bin_dir() is None and running_as_root() and shutil.which("apt-get"):
+        if find_bin_dir() is None:
             # The Debian package also creates the `postgres` OS user we run the server as.
-            env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-            for argv in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "postgresql"]):
-                result = run_checked(argv, env=env)
-                if result.returncode != 0:
-                    raise PrerequisiteError(f"`{' '.join(argv)}` failed:\n{result.stderr[-1500:]}")
+            apt_install("postgresql")
         self.bin_dir()
 
     def _own(self, path: Path) -> None:
