@@ -118,6 +118,37 @@ class KafkaSettings(ServiceSettings):
         return (self.cdr_topic, self.dead_letter_topic, self.alerts_topic)
 
 
+class AlertSettings(BaseModel):
+    """Real-time alert rules on KPIs per cell and event-time window (the job's second query).
+
+    Windows are in event time. The defaults suit the generator's 20,000 subscribers, whose busy
+    cells see a few hundred attempts an hour: a real network's cells carry enough for 1-minute
+    windows (window_seconds=60).
+    """
+
+    window_seconds: int = Field(900, ge=5, le=86_400, description="Tumbling window per cell.")
+    lateness_seconds: int = Field(300, ge=0, le=86_400, description="Watermark: how late events may come.")
+    min_attempts: int = Field(30, ge=1, description="Voice+SMS attempts a window needs to be judged.")
+    failure_rate: float = Field(0.3, gt=0, le=1, description="Failed share of attempts that alerts.")
+    drop_rate: float = Field(0.15, gt=0, le=1, description="Dropped share of answered calls that alerts.")
+    traffic_drop_ratio: float = Field(0.3, gt=0, lt=1, description="Attempts below this x baseline alert.")
+    baseline_windows: int = Field(8, ge=1, le=1440, description="Past windows the baseline averages.")
+
+
+class StreamSettings(BaseModel):
+    """The Spark Structured Streaming job (Kafka -> Iceberg) and the live producer."""
+
+    java_home: Path | None = Field(None, description="JDK 17 for Spark; default: found in /usr/lib/jvm.")
+    cores: int = Field(2, ge=1, le=256, description="Local Spark threads (local[N]).")
+    driver_memory: str = Field("1g", pattern=r"^\d+[mg]$", description="Spark driver heap, e.g. 1g")
+    trigger_seconds: float = Field(5.0, gt=0, le=3600, description="Micro-batch trigger interval.")
+    max_offsets_per_trigger: int = Field(500_000, ge=100, description="Kafka records per micro-batch.")
+    namespace: str = Field("raw", pattern=r"^[a-z][a-z0-9_]*$", description="Where cdr/quarantine live.")
+    alerts_namespace: str = Field("analytics", pattern=r"^[a-z][a-z0-9_]*$")
+    rate: float = Field(2000.0, gt=0, description="Live producer events/s (`make stream`).")
+    alerts: AlertSettings = AlertSettings()
+
+
 class CatalogSettings(BaseModel):
     """The Iceberg catalog shared by Trino, PyIceberg and Spark."""
 
@@ -151,6 +182,7 @@ class LakehouseSettings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     catalog: CatalogSettings = CatalogSettings()
     artifacts: ArtifactSettings = ArtifactSettings()
+    stream: StreamSettings = StreamSettings()
     pseudonym_key: SecretStr = Field(SecretStr(""), description="HMAC key for subscriber pseudonyms.")
 
     @field_validator("home", "cache_dir", mode="after")
@@ -173,6 +205,11 @@ class LakehouseSettings(BaseSettings):
     @property
     def conf_dir(self) -> Path:
         return self.home / "conf"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        """Spark streaming checkpoints, one directory per topic and query."""
+        return self.home / "checkpoints"
 
     def to_env(self) -> dict[str, str]:
         """These settings as LAKEHOUSE_* variables (secrets included): what a child process such

