@@ -11,10 +11,10 @@ LAKEHOUSE := $(BIN)/lakehouse
 up: install ## Install what is missing, start every service, wait until healthy
 	@$(LAKEHOUSE) up
 
-down: ## Stop every service (data is kept)
+down: ## Stop the stream (if running) and every service (data is kept)
 	@if [ -x $(LAKEHOUSE) ]; then $(LAKEHOUSE) down; fi
 
-status: install ## Show each service: pid, ports, health, memory, endpoint
+status: install ## Show each service (pid, ports, health, memory, endpoint) and the stream processes
 	@$(LAKEHOUSE) status
 
 logs: install ## Show the end of each service's log (SERVICE=trino for one, LINES=50)
@@ -29,6 +29,15 @@ generate: up ## Generate the default CDR set into Iceberg (raw.*); ARGS="--days 
 
 pipeline: up ## Raw gate, dbt clean, clean gate, dbt analytics, analytics gate (stops at a failed gate)
 	@$(LAKEHOUSE) pipeline
+
+stream: up ## Start the streaming job and a live producer in the background (RATE=5000 events/s)
+	@$(LAKEHOUSE) stream start $(if $(RATE),--rate $(RATE),)
+
+stream-stop: install ## Stop the live producer and the streaming job
+	@$(LAKEHOUSE) stream stop
+
+maintain: up ## Compact small files, expire snapshots, remove orphan files (raw and stream tables)
+	@$(LAKEHOUSE) maintain
 
 dbt: install ## Run dbt with the lakehouse settings: make dbt ARGS="test --select clean"
 	@$(LAKEHOUSE) dbt $(ARGS)
@@ -67,4 +76,4 @@ help: ## Show this help
 	  /^##@/ {printf "\n%s\n", substr($$0, 5)} \
 	  /^[a-zA-Z_-]+:.*##/ {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-.PHONY: up down status logs clean generate pipeline dbt install test test-unit bench lint fmt lock-kafka help
+.PHONY: up down status logs clean generate pipeline stream stream-stop maintain dbt install test test-unit bench lint fmt lock-kafka help

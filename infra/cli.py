@@ -50,14 +50,27 @@ def up() -> None:
 
 
 def down() -> None:
-    """Stop every managed service (data is kept)."""
-    stopped = Launcher(load_settings()).down()
+    """Stop the streaming job and producer if running, then every managed service (data is kept)."""
+    from ingestion.streaming import StreamProcesses
+
+    settings = load_settings()
+    stopped = StreamProcesses(settings).stop() + Launcher(settings).down()
     out.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
 
 def status() -> None:
-    """Show each service: mode, pid, ports, health, memory and endpoint."""
-    print_status(Launcher(load_settings()).status())
+    """Show each service (mode, pid, ports, health, memory, endpoint) and the stream's processes."""
+    from ingestion.streaming import StreamProcesses
+
+    settings = load_settings()
+    print_status(Launcher(settings).status())
+    table = Table(title="stream")
+    for column in ("process", "pid", "state", "RSS", "log"):
+        table.add_column(column)
+    for row in StreamProcesses(settings).status():
+        state = "[green]running[/]" if row.pid else "stopped"
+        table.add_row(row.name, str(row.pid or "-"), state, _mib(row.rss_bytes), str(row.log_file))
+    out.print(table)
 
 
 def logs(

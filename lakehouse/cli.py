@@ -43,11 +43,12 @@ def _configure(
 def _register() -> None:
     from generator import cli as generator_cli
     from infra import cli as infra_cli
-    from lakehouse import pipeline_cli
+    from lakehouse import pipeline_cli, stream_cli
 
     infra_cli.register(app)
     generator_cli.register(app)
     pipeline_cli.register(app)
+    stream_cli.register(app)
 
 
 _register()

@@ -1,0 +1,228 @@
+"""Real-time alerts: KPIs per cell and event-time window, judged against the cell's own baseline.
+
+A streaming aggregation (tumbling windows, watermark = allowed lateness) emits each window
+once, when it closes. For every closed window we store its KPIs in ``realtime_cell_windows``
+and raise an alert when a rule fires:
+
+- ``failure_spike``: failed share of voice/SMS attempts >= ``failure_rate``
+- ``drop_spike``: dropped share of answered calls >= ``drop_rate``
+- ``traffic_drop``: attempts < ``traffic_drop_ratio`` x the mean of the cell's previous
+  ``baseline_windows`` windows (a cell whose traffic moved to its neighbours).
+
+Rates are only judged on windows with at least ``min_attempts`` attempts (a quiet cell at night
+with one failure in two calls is noise). Alerts go to the alerts topic and an Iceberg table;
+alert ids are deterministic (rule, cell, window), so consumers of the topic can drop the repeats
+a crash between publishing and committing may cause; the table gets each micro-batch once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pyspark.sql import functions as F
+
+from ingestion.stream_contract import parse
+from ingestion.stream_job import kafka_stream
+from ingestion.stream_tables import StreamTables
+from lakehouse.settings import AlertSettings, LakehouseSettings
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.streaming import StreamingQuery
+
+log = logging.getLogger(__name__)
+
+BATCH_PROPERTY = "lakehouse.alerts-batch"
+SIGNALLING = ("voice", "sms")
+
+
+def cell_windows(messages: DataFrame, rules: AlertSettings) -> DataFrame:
+    """Streaming KPIs per (cell, window) from raw Kafka records; valid messages only."""
+    events = (
+        parse(messages)
+        .where(F.col("reason").isNull())
+        .select(
+            F.col("fields.start_time").cast("timestamp").alias("event_time"),
+            F.col("fields.network_element_id").alias("network_element_id"),
+            F.col("fields.record_type").alias("record_type"),
+            F.col("fields.result").alias("result"),
+        )
+        .where(F.col("event_time").isNotNull() & F.col("network_element_id").isNotNull())
+    )
+    signalling = F.col("record_type").isin(*SIGNALLING)
+    voice = F.col("record_type") == "voice"
+
+    def count_if(condition: F.Column) -> F.Column:
+        return F.sum(F.when(condition, 1).otherwise(0)).cast("bigint")
+
+    return (
+        events.withWatermark("event_time", f"{rules.lateness_seconds} seconds")
+        .groupBy(F.window("event_time", f"{rules.window_seconds} seconds"), "network_element_id")
+        .agg(
+            F.count(F.lit(1)).alias("events"),
+            count_if(signalling).alias("attempts"),
+            count_if(signalling & (F.col("result") == "failed")).alias("failed"),
+            count_if(voice & F.col("result").isin("answered", "dropped")).alias("answered"),
+            count_if(voice & (F.col("result") == "dropped")).alias("dropped"),
+        )
+        .select(
+            "network_element_id",
+            F.col("window.start").alias("window_start"),
+            F.col("window.end").alias("window_end"),
+            "events",
+            "attempts",
+            "failed",
+            "answered",
+            "dropped",
+            F.current_timestamp().alias("computed_at"),
+        )
+    )
+
+
+def judge(windows: DataFrame, history: DataFrame, rules: AlertSettings) -> DataFrame:
+    """Alerts (ALERT_SCHEMA columns) for closed ``windows``, given earlier windows in ``history``."""
+    span = rules.window_seconds * rules.baseline_windows
+    w, h = windows.alias("w"), history.alias("h")
+    baseline = (
+        w.join(
+            h,
+            (F.col("h.network_element_id") == F.col("w.network_element_id"))
+            & (F.col("h.window_start") < F.col("w.window_start"))
+            & (F.col("h.window_start") >= F.col("w.window_start") - F.expr(f"INTERVAL {span} SECONDS")),
+        )
+        .groupBy("w.network_element_id", "w.window_start")
+        .agg(F.avg("h.attempts").alias("baseline_attempts"), F.count(F.lit(1)).alias("baseline_windows"))
+    )
+    judged = windows.join(baseline, ["network_element_id", "window_start"], "left")
+    enough = F.col("attempts") >= rules.min_attempts
+    failure_rate = F.col("failed") / F.col("attempts")
+    drop_rate = F.col("dropped") / F.col("answered")
+    # A baseline needs a few windows behind it, and traffic worth comparing.
+    has_baseline = (F.col("baseline_windows") >= min(3, rules.baseline_windows)) & (
+        F.col("baseline_attempts") >= rules.min_attempts
+    )
+    rules_fired = [
+        ("failure_spike", enough & (failure_rate >= rules.failure_rate), failure_rate, rules.failure_rate),
+        (
+            "drop_spike",
+            (F.col("answered") >= rules.min_attempts) & (drop_rate >= rules.drop_rate),
+            drop_rate,
+            rules.drop_rate,
+        ),
+        (
+            "traffic_drop",
+            has_baseline & (F.col("attempts") < F.col("baseline_attempts") * rules.traffic_drop_ratio),
+            F.col("attempts").cast("double"),
+            F.col("baseline_attempts") * rules.traffic_drop_ratio,
+        ),
+    ]
+    alerts = None
+    for name, fired, observed, threshold in rules_fired:
+        rows = judged.where(fired).select(
+            F.sha2(
+                F.concat_ws("|", F.lit(name), "network_element_id", F.col("window_start").cast("string")), 256
+            ).alias("alert_id"),
+            F.lit(name).alias("alert_type"),
+            "network_element_id",
+            "window_start",
+            "window_end",
+            "attempts",
+            observed.cast("double").alias("observed"),
+            F.lit(threshold).cast("double").alias("threshold"),
+            F.col("baseline_attempts").cast("double").alias("baseline_attempts"),
+            F.current_timestamp().alias("raised_at"),
+        )
+        alerts = rows if alerts is None else alerts.unionByName(rows)
+    assert alerts is not None
+    return alerts
+
+
+class AlertWriter:
+    """``foreachBatch`` of the alerts query: store closed windows, judge them, publish alerts.
+
+    Each commit records the query id and micro-batch id; a micro-batch replayed after a crash
+    finds its commit and writes nothing again.
+    """
+
+    def __init__(self, settings: LakehouseSettings, tables: StreamTables, checkpoint: Path) -> None:
+        self.settings = settings
+        self.rules = settings.stream.alerts
+        catalog = settings.catalog.name
+        self.windows_table = f"{catalog}.{tables.cell_windows}"
+        self.alerts_table = f"{catalog}.{tables.alerts}"
+        self.checkpoint = checkpoint
+        self._done: int | None = None  # last micro-batch id committed, read once
+
+    def _last_committed(self, spark: SparkSession) -> int:
+        if self._done is None:
+            # Spark writes the query id into the checkpoint before the first micro-batch.
+            query_id = json.loads((self.checkpoint / "metadata").read_text())["id"]
+            key = f"{BATCH_PROPERTY}.{query_id}"
+            rows = (
+                spark.table(f"{self.windows_table}.snapshots")
+                .where(F.col("summary").getItem(key).isNotNull())
+                .select(F.max(F.col("summary").getItem(key).cast("bigint")).alias("done"))
+                .collect()
+            )
+            self._done = -1 if rows[0]["done"] is None else int(rows[0]["done"])
+            self._key = key
+        return self._done
+
+    def __call__(self, batch: DataFrame, batch_id: int) -> None:
+        spark = batch.sparkSession
+        windows = batch.persist()
+        try:
+            # Evaluated even when skipped: Spark commits the window state as the batch runs.
+            closed = windows.count()
+            if batch_id <= self._last_committed(spark):
+                log.info("alerts batch %d was committed before a restart: skipped", batch_id)
+                return
+            if closed == 0:
+                return
+            first = windows.agg(F.min("window_start")).first()[0]
+            lookback = first.timestamp() - self.rules.window_seconds * self.rules.baseline_windows
+            history = spark.table(self.windows_table).where(
+                F.col("window_start") >= F.to_timestamp(F.lit(lookback))
+            )
+            alerts = judge(windows, history, self.rules).persist()
+            raised = alerts.count()
+            marker = {f"snapshot-property.{self._key}": str(batch_id)}
+            if raised:
+                self._publish(alerts)
+                alerts.writeTo(self.alerts_table).options(**marker).append()
+            alerts.unpersist()
+            # The windows commit goes last: its marker says the whole micro-batch is done.
+            windows.writeTo(self.windows_table).options(**marker).append()
+            self._done = batch_id
+            log.info("alerts batch %d: %d windows closed, %d alerts", batch_id, closed, raised)
+        finally:
+            windows.unpersist()
+
+    def _publish(self, alerts: DataFrame) -> None:
+        (
+            alerts.select(
+                F.col("alert_id").cast("binary").alias("key"),
+                F.to_json(F.struct(*alerts.columns)).alias("value"),
+            )
+            .write.format("kafka")
+            .option("kafka.bootstrap.servers", self.settings.kafka.bootstrap_servers)
+            .option("topic", self.settings.kafka.alerts_topic)
+            .save()
+        )
+
+
+def start_alert_query(spark: SparkSession, settings: LakehouseSettings, topic: str) -> StreamingQuery:
+    tables = StreamTables.of(settings.stream.namespace, settings.stream.alerts_namespace)
+    checkpoint = settings.checkpoints_dir / topic / "alerts"
+    return (
+        cell_windows(kafka_stream(spark, settings, topic), settings.stream.alerts)
+        .writeStream.queryName(f"alerts:{topic}")
+        .outputMode("append")
+        .foreachBatch(AlertWriter(settings, tables, checkpoint))
+        .option("checkpointLocation", str(checkpoint))
+        .trigger(processingTime=f"{settings.stream.trigger_seconds} seconds")
+        .start()
+    )

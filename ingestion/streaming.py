@@ -1,0 +1,182 @@
+"""Run the streaming job, and manage it and the live producer as background processes.
+
+``make stream`` starts both detached, with pid files and logs beside the stack's
+(``.lakehouse/run``, ``.lakehouse/logs``); ``make status`` lists them; ``make stream-stop`` stops
+the producer first, then the job (SIGTERM: Spark stops its queries between micro-batches).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
+
+from infra.process import ManagedProcess
+from ingestion.stream_tables import StreamTables, ensure_stream_tables
+from lakehouse import clients
+from lakehouse.exceptions import ServiceStartError
+from lakehouse.settings import LakehouseSettings
+
+log = logging.getLogger(__name__)
+
+JOB, PRODUCER = "stream-job", "stream-producer"
+RESTART_PAUSE_SECONDS = 5.0
+
+
+def ready_file(settings: LakehouseSettings, topic: str | None = None) -> Path:
+    """Exists while a job's queries run on ``topic``."""
+    return settings.run_dir / f"{JOB}.{topic or settings.kafka.cdr_topic}.ready"
+
+
+def topic_end_offsets(settings: LakehouseSettings, topic: str) -> dict[int, int]:
+    """Next offset to be written, per partition of ``topic``."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(
+        clients.kafka_config(settings, **{"group.id": "lakehouse-lag", "enable.auto.commit": False})
+    )
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        return {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions
+        }
+    finally:
+        consumer.close()
+
+
+def ingested_offsets(settings: LakehouseSettings, topic: str) -> dict[int, int]:
+    """Offsets of ``topic`` the job has committed to Iceberg (cdr or quarantine), per partition."""
+    from ingestion.stream_job import offsets_property
+
+    tables = StreamTables.of(settings.stream.namespace, settings.stream.alerts_namespace)
+    catalog = clients.iceberg_catalog(settings)
+    key = offsets_property(topic)
+    done: dict[int, int] = {}
+    for name in (tables.cdr, tables.quarantine):
+        if not catalog.table_exists(name):
+            continue
+        snapshots = sorted(catalog.load_table(name).snapshots(), key=lambda s: s.timestamp_ms, reverse=True)
+        recorded = next((s.summary.get(key) for s in snapshots if s.summary and s.summary.get(key)), None)
+        for partition, offset in json.loads(recorded or "{}").items():
+            done[int(partition)] = max(done.get(int(partition), 0), int(offset))
+    return done
+
+
+def lag(settings: LakehouseSettings, topic: str | None = None) -> int:
+    """Records on the topic not yet committed to Iceberg."""
+    topic = topic or settings.kafka.cdr_topic
+    done = ingested_offsets(settings, topic)
+    return sum(max(0, end - done.get(p, 0)) for p, end in topic_end_offsets(settings, topic).items())
+
+
+def run_job(settings: LakehouseSettings, topic: str | None = None) -> None:
+    """Run the CDR and alert queries until stopped, restarting a query that fails.
+
+    A query that dies (a broker restart, a lost commit race beyond Iceberg's retries) resumes
+    from its checkpoint after a pause: exactly once still holds, and bad input never gets here,
+    since it is quarantined by the CDR query rather than raised.
+    """
+    from pyspark.errors import StreamingQueryException
+
+    from ingestion.alerts import start_alert_query
+    from ingestion.spark import spark_session
+    from ingestion.stream_job import start_cdr_query
+
+    topic = topic or settings.kafka.cdr_topic
+    tables = StreamTables.of(settings.stream.namespace, settings.stream.alerts_namespace)
+    ensure_stream_tables(clients.iceberg_catalog(settings), tables)
+    spark = spark_session(settings, f"cdr-stream:{topic}")
+    starters = {"cdr": start_cdr_query, "alerts": start_alert_query}
+    queries = {name: start(spark, settings, topic) for name, start in starters.items()}
+    marker = ready_file(settings, topic)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"topic": topic, "queries": {n: str(q.id) for n, q in queries.items()}}))
+    log.info("streaming %s into %s (trigger %ss)", topic, tables.cdr, settings.stream.trigger_seconds)
+    try:
+        while True:
+            with contextlib.suppress(StreamingQueryException):  # the failed query is restarted below
+                spark.streams.awaitAnyTermination()
+            for name, query in list(queries.items()):
+                if query.isActive:
+                    continue
+                error = query.exception()
+                log.error("query %s stopped: %s; restarting from its checkpoint", name, error)
+                time.sleep(RESTART_PAUSE_SECONDS)
+                queries[name] = starters[name](spark, settings, topic)
+            spark.streams.resetTerminated()
+    finally:
+        marker.unlink(missing_ok=True)
+
+
+def _lakehouse(*args: str) -> list[str]:
+    """argv of a `lakehouse` command of this environment."""
+    return [str(Path(sys.executable).with_name("lakehouse")), *args]
+
+
+def start_job(
+    process: ManagedProcess, settings: LakehouseSettings, topic: str | None = None, timeout: float = 300
+) -> None:
+    """Start `lakehouse stream run` as ``process`` and wait until its queries run."""
+    marker = ready_file(settings, topic)
+    marker.unlink(missing_ok=True)
+    argv = _lakehouse("stream", "run", *(["--topic", topic] if topic else []))
+    process.start(argv, env=settings.to_env())
+
+    def probe() -> bool:
+        if not process.is_running():
+            raise ServiceStartError(process.name, "the process exited", process.log_file, process.tail())
+        return marker.exists()
+
+    try:
+        Retrying(
+            stop=stop_after_delay(timeout), wait=wait_fixed(0.5), retry=retry_if_result(lambda r: not r)
+        )(probe)
+    except RetryError:
+        raise ServiceStartError(
+            process.name, f"queries not running within {timeout:.0f}s", process.log_file, process.tail()
+        ) from None
+
+
+@dataclass(frozen=True)
+class StreamProcess:
+    """One background process of the stream with what `status` shows."""
+
+    name: str
+    pid: int | None
+    rss_bytes: int | None
+    log_file: Path
+
+
+class StreamProcesses:
+    """The detached streaming job and live producer."""
+
+    def __init__(self, settings: LakehouseSettings) -> None:
+        self.settings = settings
+        self.job = self._process(JOB)
+        self.producer = self._process(PRODUCER)
+
+    def _process(self, name: str) -> ManagedProcess:
+        return ManagedProcess(
+            name, self.settings.run_dir / f"{name}.pid", self.settings.logs_dir / f"{name}.log"
+        )
+
+    def start(self, rate: float, pace: str, timeout: float = 300) -> None:
+        """Start the job (waiting until its queries run), then the producer."""
+        env = self.settings.to_env()
+        if not self.job.is_running():
+            start_job(self.job, self.settings, timeout=timeout)
+        if not self.producer.is_running():
+            self.producer.start(_lakehouse("stream", "produce", "--rate", str(rate), "--pace", pace), env=env)
+
+    def stop(self) -> list[str]:
+        """Stop the producer, then the job. Returns the names that were running."""
+        return [p.name for p in (self.producer, self.job) if p.stop(timeout=60)]
+
+    def status(self) -> list[StreamProcess]:
+        return [StreamProcess(p.name, p.pid(), p.rss_bytes(), p.log_file) for p in (self.job, self.producer)]

@@ -1,0 +1,96 @@
+"""`lakehouse stream ...` (the Kafka -> Iceberg streaming job, the live producer) and `lakehouse maintain`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from generator.live import Pace
+from lakehouse.settings import load_settings
+
+out = Console()
+stream_app = typer.Typer(help="Live CDRs: Kafka -> Spark Structured Streaming -> Iceberg, with alerts.")
+
+
+@stream_app.command()
+def start(
+    rate: Annotated[float | None, typer.Option(help="Live events/s (default: stream.rate).")] = None,
+    pace: Annotated[Pace, typer.Option(help="steady rate, or following the daily curve.")] = Pace.steady,
+) -> None:
+    """Start the streaming job and the live producer in the background."""
+    from ingestion.streaming import StreamProcesses
+
+    settings = load_settings()
+    processes = StreamProcesses(settings)
+    with out.status("starting the streaming job (Spark)"):
+        processes.start(rate or settings.stream.rate, pace.value)
+    for row in processes.status():
+        out.print(f"{row.name}: running (pid {row.pid}) — log {row.log_file}")
+    out.print(f"events land in iceberg.{settings.stream.namespace}.cdr; `make stream-stop` stops both")
+
+
+@stream_app.command()
+def stop() -> None:
+    """Stop the live producer, then the streaming job."""
+    from ingestion.streaming import StreamProcesses
+
+    stopped = StreamProcesses(load_settings()).stop()
+    out.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was streaming")
+
+
+@stream_app.command()
+def run(
+    topic: Annotated[str | None, typer.Option(help="CDR topic (default: kafka.cdr_topic).")] = None,
+) -> None:
+    """Run the streaming job in the foreground (what `stream start` runs in the background)."""
+    from ingestion.streaming import run_job
+
+    run_job(load_settings(), topic)
+
+
+@stream_app.command()
+def produce(
+    rate: Annotated[float | None, typer.Option(help="Events/s (default: stream.rate).")] = None,
+    pace: Annotated[Pace, typer.Option(help="steady rate, or following the daily curve.")] = Pace.steady,
+    events: Annotated[int | None, typer.Option(help="Stop after this many events (default: never).")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="Generator config (TOML).")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed (default: from the clock, so ids never repeat).")
+    ] = None,
+    topic: Annotated[str | None, typer.Option(help="CDR topic (default: kafka.cdr_topic).")] = None,
+) -> None:
+    """Send live CDRs to Kafka at a set rate (foreground)."""
+    import time
+
+    from generator.config import load_config
+    from generator.live import run_live
+    from ingestion.kafka_sink import CdrProducer
+
+    settings = load_settings()
+    cfg = load_config(config, seed=seed if seed is not None else time.time_ns() // 1000 % 2**62)
+    producer = CdrProducer(settings, topic)
+    sent = run_live(producer, cfg, rate or settings.stream.rate, pace, limit=events)
+    out.print(f"sent {sent:,} events to {producer.topic}")
+
+
+def maintain(
+    older_than_hours: Annotated[
+        float, typer.Option(help="Expire snapshots and remove unreferenced files older than this.")
+    ] = 24.0,
+) -> None:
+    """Compact small files, expire old snapshots and remove orphan files of the raw tables."""
+    from ingestion.maintenance import maintain_tables
+
+    for report in maintain_tables(load_settings(), older_than_hours=older_than_hours):
+        out.print(
+            f"{report.table}: files {report.files_before} -> {report.files_after}, "
+            f"snapshots {report.snapshots_before} -> {report.snapshots_after} in {report.seconds:.1f}s"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(stream_app, name="stream")
+    app.command()(maintain)
