@@ -1,0 +1,393 @@
+"""The streaming job on the real stack: Kafka -> Spark Structured Streaming -> Iceberg (via Trino).
+
+One job runs for the module on a shared topic (garbage, kcat, concurrent batch, alerts); the
+kill/restart test runs its own job on its own topic. Waits are readiness checks on the
+lakehouse's own state (committed Kafka offsets, rows visible through Trino), never sleeps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
+
+from generator.config import load_config, scale_to_rows
+from generator.run import Generation
+from infra.process import ManagedProcess, apt_install
+from ingestion.kafka_sink import CdrProducer
+from ingestion.streaming import ingested_offsets, lag, start_job
+from lakehouse import clients
+from lakehouse.settings import LakehouseSettings
+from tests.integration.conftest import run_cli, unique
+
+pytestmark = pytest.mark.integration
+
+NS = "it_stream"
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 240, what: str = "condition") -> object:
+    """Poll ``condition`` every half second until it returns something truthy."""
+    try:
+        return Retrying(
+            stop=stop_after_delay(timeout), wait=wait_fixed(0.5), retry=retry_if_result(lambda r: not r)
+        )(condition)
+    except RetryError:
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}") from None
+
+
+def new_topic(settings: LakehouseSettings, prefix: str) -> str:
+    """A fresh topic (the broker does not auto-create them), partitioned like the CDR topic."""
+    topic = unique(prefix)
+    admin = AdminClient(clients.kafka_config(settings))
+    admin.create_topics([NewTopic(topic, num_partitions=settings.kafka.partitions, replication_factor=1)])[
+        topic
+    ].result(30)
+    return topic
+
+
+def caught_up(settings: LakehouseSettings, topic: str) -> bool:
+    return lag(settings, topic) == 0
+
+
+@pytest.fixture(scope="module")
+def stream_settings(settings: LakehouseSettings) -> LakehouseSettings:
+    """The session stack, with the stream writing to its own namespaces, quick triggers and
+    one-minute alert windows judged on a small baseline."""
+    return settings.model_copy(
+        update={
+            "stream": settings.stream.model_copy(
+                update={
+                    "namespace": NS,
+                    "alerts_namespace": f"{NS}_analytics",
+                    "trigger_seconds": 1.0,
+                    "alerts": settings.stream.alerts.model_copy(
+                        update={
+                            "window_seconds": 60,
+                            "lateness_seconds": 3600,
+                            "baseline_windows": 3,
+                            "min_attempts": 8,
+                        }
+                    ),
+                }
+            )
+        }
+    )
+
+
+class Job:
+    """`lakehouse stream run --topic <topic>` as a background process we may kill."""
+
+    def __init__(self, settings: LakehouseSettings, topic: str) -> None:
+        self.settings, self.topic = settings, topic
+        run = settings.run_dir
+        self.process = ManagedProcess(
+            f"job-{topic}", run / f"job-{topic}.pid", settings.logs_dir / f"{topic}.log"
+        )
+
+    def start(self) -> None:
+        start_job(self.process, self.settings, self.topic)
+
+    def kill(self) -> None:
+        """SIGKILL to the driver and its JVM: no shutdown hook, no graceful stop."""
+        assert self.process.stop(timeout=0, first_signal=signal.SIGKILL), self.process.tail(80)
+
+    def stop(self) -> None:
+        self.process.stop(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def shared_topic(stream_settings: LakehouseSettings) -> Iterator[str]:
+    topic = new_topic(stream_settings, "it.cdr")
+    job = Job(stream_settings, topic)
+    job.start()
+    yield topic
+    alive = job.process.is_running()
+    job.stop()
+    assert alive, f"the streaming job died during the tests:\n{job.process.tail(60)}"
+
+
+def events(rows: int, prefix: str, seed: int = 5) -> pa.Table:
+    """Generated events (incidents, defects and all) whose record ids are unique and ours."""
+    generation = Generation(scale_to_rows(load_config(days=1, subscribers=2_000, seed=seed), rows))
+    table = pa.Table.from_batches([b for b, _ in generation.batches()])
+    ids = pa.array([f"{prefix}-{i:07d}" for i in range(table.num_rows)])
+    return table.set_column(table.schema.get_field_index("record_id"), "record_id", ids)
+
+
+def count_ids(settings: LakehouseSettings, prefix: str) -> tuple[int, int]:
+    ((total, distinct),) = clients.trino_query(
+        settings,
+        f"SELECT count(*), count(DISTINCT record_id) FROM {NS}.cdr WHERE record_id LIKE '{prefix}-%'",
+    )
+    return int(total), int(distinct)
+
+
+def test_sigkilled_job_restarts_without_losing_or_duplicating(stream_settings: LakehouseSettings) -> None:
+    topic, prefix = new_topic(stream_settings, "it.kill"), unique("kill")
+    data = events(60_000, prefix)
+    producer = CdrProducer(stream_settings, topic)
+    job = Job(stream_settings, topic)
+    chunks = [data.slice(i, 10_000) for i in range(0, data.num_rows, 10_000)]
+    try:
+        job.start()
+        for round_ in range(3):
+            # Produce more, wait until the job has committed part of it, then kill it mid-stream.
+            for chunk in chunks[2 * round_ : 2 * round_ + 2]:
+                producer.send(chunk)
+            producer.flush()
+            before = sum(ingested_offsets(stream_settings, topic).values())
+            wait_until(
+                lambda b=before: sum(ingested_offsets(stream_settings, topic).values()) > b,
+                what="a commit before the kill",
+            )
+            job.kill()
+            job.start()
+        for chunk in chunks[6:]:
+            producer.send(chunk)
+        producer.flush()
+        wait_until(lambda: caught_up(stream_settings, topic), what="the job to catch up")
+        assert count_ids(stream_settings, prefix) == (data.num_rows, data.num_rows)
+    finally:
+        job.stop()
+
+
+def _garbage() -> list[tuple[bytes | None, bytes, str]]:
+    """(key, value, expected reason prefix) of malformed messages."""
+    good = {"schema_version": 1, "record_id": "g-x", "record_type": "voice", "duration_s": 5}
+    return [
+        (None, b"{not json", "invalid_json"),
+        (None, os.urandom(64), "invalid_json"),
+        (None, b"[1, 2, 3]", "invalid_json"),
+        (
+            b"k",
+            json.dumps({**good, "record_id": "g-1", "duration_s": "long"}).encode(),
+            "wrong_type: duration_s",
+        ),
+        (
+            b"k",
+            json.dumps({**good, "record_id": "g-2", "start_time": 1735689600}).encode(),
+            "wrong_type: start_time",
+        ),
+        (b"k", json.dumps({**good, "record_id": "g-3", "roaming": "yes"}).encode(), "wrong_type: roaming"),
+        (
+            b"k",
+            json.dumps({k: v for k, v in good.items() if k != "record_id"}).encode(),
+            "missing_field: record_id",
+        ),
+        (
+            b"k",
+            json.dumps({**good, "record_id": "g-4", "schema_version": 2}).encode(),
+            "unsupported_schema_version",
+        ),
+        (b"k", json.dumps({"record_id": "g-5"}).encode(), "missing_field: schema_version"),
+    ]
+
+
+def test_garbage_goes_to_quarantine_and_dead_letters_while_valid_events_land(
+    stream_settings: LakehouseSettings, shared_topic: str
+) -> None:
+    prefix = unique("mixed")
+    valid = events(3_000, prefix, seed=6)
+    garbage = _garbage()
+    producer = CdrProducer(stream_settings, shared_topic)
+    step = valid.num_rows // len(garbage)
+    for i, (key, value, _) in enumerate(garbage):  # garbage between slices of valid events
+        producer.send(valid.slice(i * step, step))
+        producer.send_raw(key, value)
+    producer.send(valid.slice(len(garbage) * step))
+    producer.flush()
+    wait_until(lambda: caught_up(stream_settings, shared_topic), what="the job to catch up")
+
+    assert count_ids(stream_settings, prefix) == (valid.num_rows, valid.num_rows)
+    rows = clients.trino_query(
+        stream_settings,
+        f'SELECT message_value, reason, partition, "offset" FROM {NS}.cdr_quarantine '
+        f"WHERE topic = '{shared_topic}'",
+    )
+    reasons = {bytes(value): reason for value, reason, _, _ in rows}
+    assert len(rows) == len(garbage)
+    for _, value, expected in garbage:
+        assert reasons[value].startswith(expected), (value, reasons[value])
+
+    dead = consume(stream_settings, stream_settings.kafka.dead_letter_topic, len(garbage))
+    by_source = {m.key().decode(): json.loads(m.value()) for m in dead}
+    for _, reason, partition, offset in rows:
+        letter = by_source[f"{shared_topic}:{partition}:{offset}"]
+        assert letter["reason"] == reason
+
+
+def consume(settings: LakehouseSettings, topic: str, at_least: int) -> list:
+    consumer = Consumer(
+        clients.kafka_config(settings, **{"group.id": unique("it"), "auto.offset.reset": "earliest"})
+    )
+    consumer.subscribe([topic])
+    messages: list = []
+    try:
+
+        def read() -> bool:
+            messages.extend(m for m in consumer.consume(100, timeout=1) if m.error() is None)
+            return len(messages) >= at_least
+
+        wait_until(read, timeout=60, what=f"{at_least} messages on {topic}")
+    finally:
+        consumer.close()
+    return messages
+
+
+@pytest.fixture(scope="module")
+def kcat() -> str:
+    path = shutil.which("kcat")
+    if path is None:
+        apt_install("kcat")
+        path = shutil.which("kcat")
+    assert path, "kcat is needed for this test: `sudo apt-get install kcat`"
+    return path
+
+
+def test_events_from_kcat_in_the_documented_format_are_ingested(
+    stream_settings: LakehouseSettings, shared_topic: str, kcat: str
+) -> None:
+    prefix = unique("kcat")
+    lines = []
+    for i in range(5):
+        event = {
+            "schema_version": 1,
+            "record_id": f"{prefix}-{i}",
+            "record_type": "voice",
+            "served_msisdn": "213550000001",
+            "other_party": "213660000002",
+            "direction": "MO",
+            "start_time": "2026-01-02T08:00:00Z",
+            "end_time": "2026-01-02T08:01:30.5Z",
+            "duration_s": 90 + i,
+            "network_element_id": "ALG-S0001-1",
+            "result": "answered",
+            "cause_code": 16,
+            "roaming": False,
+        }  # fields left out (imsi, imei, bytes, apn) are null, as documented
+        lines.append(f"213550000001|{json.dumps(event)}")
+    subprocess.run(
+        [kcat, "-P", "-b", stream_settings.kafka.bootstrap_servers, "-t", shared_topic, "-K", "|"],
+        input="\n".join(lines) + "\n",
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    wait_until(lambda: count_ids(stream_settings, prefix)[0] == 5, what="kcat's events in cdr")
+    rows = clients.trino_query(
+        stream_settings,
+        f"SELECT record_id, duration_s, start_time, end_time, source, served_imsi FROM {NS}.cdr "
+        f"WHERE record_id LIKE '{prefix}-%' ORDER BY record_id",
+    )
+    assert [r[1] for r in rows] == [90, 91, 92, 93, 94]
+    assert rows[0][2] == datetime(2026, 1, 2, 8, 0, tzinfo=UTC)
+    assert rows[0][3] == datetime(2026, 1, 2, 8, 1, 30, 500000, tzinfo=UTC)
+    assert {r[4] for r in rows} == {"stream"} and {r[5] for r in rows} == {None}
+
+
+def test_batch_load_and_stream_commit_to_the_same_table_concurrently(
+    stream_settings: LakehouseSettings, shared_topic: str
+) -> None:
+    prefix = unique("conc")
+    streamed = events(40_000, prefix, seed=8)
+    producer = CdrProducer(stream_settings, shared_topic)
+
+    def produce_slowly() -> None:  # ~10 s of stream: many commits overlap the batch load
+        for i in range(0, streamed.num_rows, 2_000):
+            producer.send(streamed.slice(i, 2_000))
+            producer.flush()
+            stop.wait(0.5)
+
+    stop = threading.Event()
+    thread = threading.Thread(target=produce_slowly)
+    thread.start()
+    try:
+        result = run_cli(
+            stream_settings, "generate", "--namespace", NS, "--days", "1", "--subscribers", "3000",
+            "--rows", "60000", "--seed", "31", "--report", str(stream_settings.home / "conc.json"),
+        )  # fmt: skip
+    finally:
+        thread.join()
+    report = json.loads((stream_settings.home / "conc.json").read_text())
+    wait_until(lambda: caught_up(stream_settings, shared_topic), what="the job to catch up")
+
+    assert count_ids(stream_settings, prefix) == (streamed.num_rows, streamed.num_rows)
+    ((batch_rows,),) = clients.trino_query(
+        stream_settings, f"SELECT count(*) FROM {NS}.cdr WHERE batch_id = '{report['batch_id']}'"
+    )
+    assert batch_rows == report["rows"] > 0, result.stdout
+
+
+def test_an_outage_raises_an_alert_within_two_windows(
+    stream_settings: LakehouseSettings, shared_topic: str
+) -> None:
+    # Event times far after anything else on the topic, so the watermark lets them all in.
+    base = datetime(2040, 1, 1, 10, 0, tzinfo=UTC)
+    tag = unique("cell").upper()
+    cells = [f"{tag}-{i}" for i in range(4)]
+    outage_cell, outage_from = cells[1], base + timedelta(minutes=5)
+    messages = []
+    for minute in range(10):
+        for cell in cells:
+            for k in range(40):
+                start = base + timedelta(minutes=minute, seconds=k)
+                down = cell == outage_cell and start >= outage_from
+                if down and k % 4:  # traffic moves to neighbours, the rest fails
+                    continue
+                messages.append(
+                    {
+                        "schema_version": 1,
+                        "record_id": f"{tag}-{cell}-{minute}-{k}",
+                        "record_type": "voice",
+                        "start_time": start.isoformat().replace("+00:00", "Z"),
+                        "network_element_id": cell,
+                        "result": "failed" if down else "answered",
+                        "cause_code": 38 if down else 16,
+                    }
+                )
+    # A later event closes the windows (watermark = latest event time - one hour of lateness).
+    clock = {**messages[0], "record_id": f"{tag}-clock", "start_time": "2040-01-01T12:00:00Z"}
+    producer = Producer(clients.kafka_config(stream_settings))
+    for message in [*messages, clock]:
+        producer.produce(
+            shared_topic, json.dumps(message).encode(), key=message["network_element_id"].encode()
+        )
+    producer.flush(30)
+
+    def alerts() -> list:
+        return clients.trino_query(
+            stream_settings,
+            f"SELECT alert_type, network_element_id, window_start FROM {NS}_analytics.realtime_alerts "
+            f"WHERE network_element_id LIKE '{tag}-%' ORDER BY window_start",
+        )
+
+    def windows_closed() -> bool:
+        ((n,),) = clients.trino_query(
+            stream_settings,
+            f"SELECT count(*) FROM {NS}_analytics.realtime_cell_windows "
+            f"WHERE network_element_id LIKE '{tag}-%'",
+        )
+        return n == 10 * len(cells)
+
+    wait_until(windows_closed, what="all ten windows of every cell to close")
+    raised = alerts()
+    assert raised, "no alert for the outage"
+    assert {cell for _, cell, _ in raised} == {outage_cell}, raised  # normal cells stay quiet
+    first = min(start for _, _, start in raised)
+    assert outage_from <= first < outage_from + timedelta(minutes=2)
+    assert {kind for kind, _, _ in raised} >= {"failure_spike", "traffic_drop"}
+    published = [
+        json.loads(m.value()) for m in consume(stream_settings, stream_settings.kafka.alerts_topic, 1)
+    ]
+    assert any(p["network_element_id"] == outage_cell for p in published)
