@@ -184,8 +184,14 @@ class AlertWriter:
                 return
             first = windows.agg(F.min("window_start")).first()[0]
             lookback = first.timestamp() - self.rules.window_seconds * self.rules.baseline_windows
-            history = spark.table(self.windows_table).where(
-                F.col("window_start") >= F.to_timestamp(F.lit(lookback))
+            # Earlier windows of this same micro-batch count too: after a lull (or a late
+            # burst) one batch may close several windows of a cell at once.
+            keep = ["network_element_id", "window_start", "attempts"]
+            history = (
+                spark.table(self.windows_table)
+                .where(F.col("window_start") >= F.to_timestamp(F.lit(lookback)))
+                .select(*keep)
+                .unionByName(windows.select(*keep))
             )
             alerts = judge(windows, history, self.rules).persist()
             raised = alerts.count()

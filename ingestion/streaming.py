@@ -68,10 +68,26 @@ def ingested_offsets(settings: LakehouseSettings, topic: str) -> dict[int, int]:
     return done
 
 
+def processed_offsets(settings: LakehouseSettings, topic: str) -> dict[int, int]:
+    """Next offset per partition after the CDR query's last completed micro-batch.
+
+    Read from the query's checkpoint: a batch is in its commit log only once every write of
+    the batch (DLQ, quarantine, raw.cdr) is done, unlike a single table's snapshot marker.
+    Format: ``commits/<id>`` marks batch ``id`` done; line 3 of ``offsets/<id>`` holds the
+    source's end offsets as ``{"<topic>": {"<partition>": <next offset>}}``.
+    """
+    checkpoint = settings.checkpoints_dir / topic / "cdr"
+    done = [int(p.name) for p in (checkpoint / "commits").glob("*") if p.name.isdigit()]
+    if not done:
+        return {}
+    lines = (checkpoint / "offsets" / str(max(done))).read_text().splitlines()
+    return {int(p): int(o) for p, o in json.loads(lines[2]).get(topic, {}).items()}
+
+
 def lag(settings: LakehouseSettings, topic: str | None = None) -> int:
-    """Records on the topic not yet committed to Iceberg."""
+    """Records on the topic the streaming job has not yet fully processed."""
     topic = topic or settings.kafka.cdr_topic
-    done = ingested_offsets(settings, topic)
+    done = processed_offsets(settings, topic)
     return sum(max(0, end - done.get(p, 0)) for p, end in topic_end_offsets(settings, topic).items())
 
 
