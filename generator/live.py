@@ -1,21 +1,28 @@
 """Live CDRs: the generator's events, paced in time order onto the CDR topic.
 
-The simulated clock starts at the wall-clock time the producer starts and runs ``speed`` times
-faster, where the speed follows from the wanted rate and the config's traffic (20,000
+A time-lapse of the generator's network. The simulated clock runs ``speed`` times faster than
+the wall clock, where the speed follows from the wanted rate and the config's traffic (20,000
 subscribers make ~470,000 events a day, so 2,000 events/s runs a day in ~4 minutes). Event
-times are the simulated ones, shifted to start now: incidents and defects keep their shape, and
-an injected outage is still an outage of its hours in event time, which the alert windows see.
+times are the simulated ones, so incidents keep their shape: an injected outage is still an
+outage of its hours in event time, which the alert windows see.
+
+The first cycle of the config's days is placed so that it ends when the producer starts: its
+events are in the past, as live data should be. Later cycles run ahead of the wall clock (the
+clean layer rejects events more than ``future_tolerance_hours`` ahead of their ingestion).
+
+Subscribers and cells come from the config's seed, the same world ``lakehouse generate``
+loads into ``raw.*``, so streamed events join the reference data. Events come from
+``event_seed`` (the next one on each cycle): record ids never repeat across runs and cycles.
 
 ``steady`` sends at a constant rate; ``curve`` sends each event when the simulated clock reaches
 it, so the rate follows the daily curve (busy hours, quiet nights) around the same mean.
-Each cycle of the config's days uses the next seed: record ids never repeat within a run.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from enum import StrEnum
 
 import numpy as np
@@ -23,8 +30,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from generator.config import GeneratorConfig, expected_events_per_day
-from generator.incidents import US, local_to_utc_us
-from generator.run import Generation
+from generator.events import EventBuilder
+from generator.incidents import US, local_to_utc_us, plan_incidents
+from generator.reference import build_world
+from generator.run import batch_id_of
 from ingestion.kafka_sink import CdrProducer
 
 log = logging.getLogger(__name__)
@@ -37,19 +46,21 @@ class Pace(StrEnum):
     curve = "curve"
 
 
-def day_tables(config: GeneratorConfig) -> Iterator[tuple[int, pa.Table]]:
+def day_tables(config: GeneratorConfig, event_seed: int) -> Iterator[tuple[int, pa.Table]]:
     """(day number, that simulated day's events in time order), cycling the config's days forever.
 
-    Day ``n`` is day ``n % days`` of cycle ``n // days``; each cycle runs with the next seed.
+    Day ``n`` is day ``n % days`` of cycle ``n // days``; cycle ``c`` draws its events (and
+    incidents) from seed ``event_seed + c`` on the world of ``config.seed``.
     """
+    world = build_world(config)
     cycle = 0
     while True:
-        cfg = config.model_copy(update={"seed": config.seed + cycle})
-        generation = Generation(cfg)
+        cfg = config.model_copy(update={"seed": event_seed + cycle})
+        builder = EventBuilder(cfg, world, plan_incidents(cfg, world), run_tag=batch_id_of(cfg)[4:12])
         day: list[pa.RecordBatch] = []
-        for (unit_day, _), (batch, _) in zip(generation.builder.units(), generation.batches(), strict=True):
-            day.append(batch)
-            if len(day) == generation.builder.shards:
+        for unit_day, shard in builder.units():
+            day.append(builder.build(unit_day, shard)[0])
+            if len(day) == builder.shards:
                 table = pa.Table.from_batches(day)
                 order = pc.sort_indices(table, [("start_time", "ascending", "at_end")])
                 yield cycle * config.days + unit_day, table.take(order)
@@ -73,19 +84,21 @@ def run_live(
     rate: float,
     pace: Pace = Pace.steady,
     limit: int | None = None,
-    on_sent: Callable[[int], None] | None = None,
+    event_seed: int | None = None,
 ) -> int:
     """Send live events at ``rate`` events/s until ``limit`` events (forever if None)."""
     speed = rate * 86_400 / expected_events_per_day(config)
-    sim_origin_us = local_to_utc_us(config, config.start)
     wall_origin = time.time()
-    offset_us = int(wall_origin * US) - sim_origin_us
+    # Simulated time zero lands config.days before now: the first cycle is all in the past.
+    event_origin = wall_origin - config.days * 86_400
+    offset_us = int(event_origin * US) - local_to_utc_us(config, config.start)
+    seed = event_seed if event_seed is not None else time.time_ns() // 1000 % 2**62
     log.info("live CDRs at %.0f events/s (%s), simulated clock x%.0f", rate, pace, speed)
     sent = 0
-    for number, day in day_tables(config):
+    for number, day in day_tables(config, seed):
         cycle = number // config.days
         day = shift_times(day, offset_us + cycle * config.days * 86_400 * US)
-        due_at = _due_times(day, wall_origin, number, speed) if pace is Pace.curve else None
+        due_at = _due_times(day, wall_origin, event_origin, number, speed) if pace is Pace.curve else None
         for first in range(0, day.num_rows, SLICE):
             part = day.slice(first, SLICE if limit is None else min(SLICE, limit - sent))
             last = first + part.num_rows - 1
@@ -94,21 +107,22 @@ def run_live(
             if ahead > 0:
                 time.sleep(ahead)
             sent += producer.send(part)
-            if on_sent is not None:
-                on_sent(sent)
             if limit is not None and sent >= limit:
                 producer.flush()
                 return sent
     raise AssertionError("day_tables never ends")  # pragma: no cover
 
 
-def _due_times(day: pa.Table, wall_origin: float, number: int, speed: float) -> np.ndarray:
+def _due_times(
+    day: pa.Table, wall_origin: float, event_origin: float, number: int, speed: float
+) -> np.ndarray:
     """Wall-clock second each event of simulated day ``number`` is due at, ``speed``x faster.
 
-    Defective times (null, far future) are due at the end of their day, in the order sorted.
+    ``event_origin`` is the event time (epoch seconds) sent at ``wall_origin``. Defective times
+    (null, far future or past) are due at the edge of their day, in the order sorted.
     """
-    day_start = wall_origin + number * 86_400
+    day_start = event_origin + number * 86_400
     seconds = pc.divide(day.column("start_time").cast(pa.int64()), US).to_numpy(zero_copy_only=False)
     seconds = np.nan_to_num(seconds.astype(np.float64), nan=day_start + 86_399)
     seconds = np.clip(seconds, day_start, day_start + 86_399)
-    return wall_origin + (seconds - wall_origin) / speed
+    return wall_origin + (seconds - event_origin) / speed

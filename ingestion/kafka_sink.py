@@ -22,7 +22,14 @@ SCHEMA_VERSION = 1
 
 
 # Backslash first, so the escapes added after it are not escaped again.
-_ESCAPES = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))
+_ESCAPES = (
+    ("\\", "\\\\"),
+    ('"', '\\"'),
+    ("\n", "\\n"),
+    ("\r", "\\r"),
+    ("\t", "\\t"),
+    *((chr(c), f"\\u{c:04x}") for c in range(0x20) if chr(c) not in "\n\r\t"),
+)
 
 
 def _json_values(column: pa.Array) -> pa.Array:

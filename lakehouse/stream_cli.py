@@ -58,21 +58,23 @@ def produce(
     events: Annotated[int | None, typer.Option(help="Stop after this many events (default: never).")] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="Generator config (TOML).")] = None,
     seed: Annotated[
-        int | None, typer.Option(help="Seed (default: from the clock, so ids never repeat).")
+        int | None,
+        typer.Option(help="World seed: subscribers and cells (default: the config's, as `generate`)."),
+    ] = None,
+    event_seed: Annotated[
+        int | None, typer.Option(help="Events seed (default: from the clock, so ids never repeat).")
     ] = None,
     topic: Annotated[str | None, typer.Option(help="CDR topic (default: kafka.cdr_topic).")] = None,
 ) -> None:
     """Send live CDRs to Kafka at a set rate (foreground)."""
-    import time
-
     from generator.config import load_config
     from generator.live import run_live
     from ingestion.kafka_sink import CdrProducer
 
     settings = load_settings()
-    cfg = load_config(config, seed=seed if seed is not None else time.time_ns() // 1000 % 2**62)
+    cfg = load_config(config, seed=seed)
     producer = CdrProducer(settings, topic)
-    sent = run_live(producer, cfg, rate or settings.stream.rate, pace, limit=events)
+    sent = run_live(producer, cfg, rate or settings.stream.rate, pace, limit=events, event_seed=event_seed)
     out.print(f"sent {sent:,} events to {producer.topic}")
 
 

@@ -98,3 +98,22 @@ def test_existing_values_are_kept_and_only_missing_ones_added(
     lines = env_file.read_text().splitlines()
     assert lines[0] == "LAKEHOUSE_POSTGRES__PASSWORD=mine"
     assert lines[1].startswith("LAKEHOUSE_S3__SECRET_KEY=")
+
+
+def test_bad_stream_setting_names_the_nested_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAKEHOUSE_STREAM__ALERTS__FAILURE_RATE", "1.5")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env_file=None)
+    message = str(caught.value)
+    assert "stream.alerts.failure_rate" in message
+    assert "LAKEHOUSE_STREAM__ALERTS__FAILURE_RATE" in message
+
+
+def test_stream_settings_reach_the_job_through_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LAKEHOUSE_STREAM__TRIGGER_SECONDS", "2.5")
+    monkeypatch.setenv("LAKEHOUSE_STREAM__ALERTS__WINDOW_SECONDS", "60")
+    settings = load_settings(env_file=None)
+    assert (settings.stream.trigger_seconds, settings.stream.alerts.window_seconds) == (2.5, 60)
+    env = settings.to_env()
+    assert env["LAKEHOUSE_STREAM__TRIGGER_SECONDS"] == "2.5"
+    assert env["LAKEHOUSE_STREAM__ALERTS__WINDOW_SECONDS"] == "60"
