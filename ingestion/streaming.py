@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 JOB, PRODUCER = "stream-job", "stream-producer"
 RESTART_PAUSE_SECONDS = 5.0
+WATCH_SECONDS = 30  # at most this long between checks that every query runs
 
 
 def ready_file(settings: LakehouseSettings, topic: str | None = None) -> Path:
@@ -94,9 +95,11 @@ def lag(settings: LakehouseSettings, topic: str | None = None) -> int:
 def run_job(settings: LakehouseSettings, topic: str | None = None) -> None:
     """Run the CDR and alert queries until stopped, restarting a query that fails.
 
-    A query that dies (a broker restart, a lost commit race beyond Iceberg's retries) resumes
-    from its checkpoint after a pause: exactly once still holds, and bad input never gets here,
-    since it is quarantined by the CDR query rather than raised.
+    A query that dies (a broker restart, a lost commit race beyond Iceberg's retries, or
+    SPARK-55271: Spark 4.1.1's Kafka source fails the progress report of the batch it replays
+    after a restart, once the batch is committed) resumes from its checkpoint after a pause:
+    exactly once still holds, and bad input never gets here, since it is quarantined by the
+    CDR query rather than raised.
     """
     from pyspark.errors import StreamingQueryException
 
@@ -116,16 +119,17 @@ def run_job(settings: LakehouseSettings, topic: str | None = None) -> None:
     log.info("streaming %s into %s (trigger %ss)", topic, tables.cdr, settings.stream.trigger_seconds)
     try:
         while True:
-            with contextlib.suppress(StreamingQueryException):  # the failed query is restarted below
-                spark.streams.awaitAnyTermination()
+            # Reset first, then look at every query: a query that ended while another was
+            # being restarted is still seen (resetTerminated forgets which one ended).
+            spark.streams.resetTerminated()
             for name, query in list(queries.items()):
                 if query.isActive:
                     continue
-                error = query.exception()
-                log.error("query %s stopped: %s; restarting from its checkpoint", name, error)
+                log.error("query %s stopped: %s; restarting from its checkpoint", name, query.exception())
                 time.sleep(RESTART_PAUSE_SECONDS)
                 queries[name] = starters[name](spark, settings, topic)
-            spark.streams.resetTerminated()
+            with contextlib.suppress(StreamingQueryException):  # handled on the next turn
+                spark.streams.awaitAnyTermination(WATCH_SECONDS)
     finally:
         marker.unlink(missing_ok=True)
 

@@ -38,29 +38,35 @@ subscribers as (
         billing.local_date,
         count(*) as active_subscribers,
         sum(billing.total_charge) as revenue,
-        sum(billing.data_mb) as subscriber_data_mb
+        sum(billing.data_mb) as subscriber_data_mb,
+        max(billing.last_ingested_at) as last_ingested_at
     from {{ ref('fct_billing_daily') }} as billing
     inner join {{ ref('dim_subscriber') }} as dims on billing.subscriber_key = dims.subscriber_key
     where billing.local_date in (select affected.local_date from affected)
     group by 1, 2
 )
 
+-- Full join: a region's subscribers may be billed on a day none of its cells carried
+-- traffic (they roamed to other regions' cells); their revenue still counts.
 select
-    network.region_code,
-    network.local_date,
-    network.call_attempts,
-    network.answered_calls,
+    coalesce(network.region_code, subscribers.region_code) as region_code,
+    coalesce(network.local_date, subscribers.local_date) as local_date,
+    coalesce(network.call_attempts, 0) as call_attempts,
+    coalesce(network.answered_calls, 0) as answered_calls,
     {{ ratio('network.answered_calls', 'network.call_attempts') }} as asr,
     {{ ratio('network.answered_seconds', 'network.answered_calls') }} as acd_seconds,
     {{ ratio('network.dropped_calls', 'network.answered_calls') }} as drop_call_rate,
-    network.erlang_hours,
-    network.sms_count,
-    network.data_mb,
+    coalesce(network.erlang_hours, 0) as erlang_hours,
+    coalesce(network.sms_count, 0) as sms_count,
+    coalesce(network.data_mb, 0) as data_mb,
     coalesce(subscribers.active_subscribers, 0) as active_subscribers,
     {{ ratio('subscribers.subscriber_data_mb', 'subscribers.active_subscribers') }} as data_mb_per_subscriber,
     coalesce(subscribers.revenue, 0) as revenue,
     {{ ratio('subscribers.revenue', 'subscribers.active_subscribers') }} as arpu,
-    network.last_ingested_at
+    greatest(
+        coalesce(network.last_ingested_at, subscribers.last_ingested_at),
+        coalesce(subscribers.last_ingested_at, network.last_ingested_at)
+    ) as last_ingested_at
 from network
-left join subscribers
+full outer join subscribers
     on network.region_code = subscribers.region_code and network.local_date = subscribers.local_date
