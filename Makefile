@@ -30,7 +30,7 @@ generate: up ## Generate the default CDR set into Iceberg (raw.*); ARGS="--days 
 pipeline: up ## Raw gate, dbt clean, clean gate, dbt analytics, analytics gate (stops at a failed gate)
 	@$(LAKEHOUSE) pipeline
 
-stream: up ## Start the streaming job and a live producer in the background (RATE=5000 events/s)
+stream: up ## Start the streaming job and a live producer in the background (RATE=events/s, default 2000)
 	@$(LAKEHOUSE) stream start $(if $(RATE),--rate $(RATE),)
 
 stream-stop: install ## Stop the live producer and the streaming job

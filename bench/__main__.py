@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bench import dbt_bench
+from bench import dbt_bench, stream_bench
 from bench.baseline import naive_events
 from generator.config import load_config
 from generator.run import Generation
@@ -114,7 +114,11 @@ def main() -> int:
         print(f"  full build {result.full_build_s:.1f} s, incremental {result.incremental_s:.1f} s "
               f"({result.ratio:.0%}), dashboard p95 {result.overall_p95_s:.2f} s", flush=True)  # fmt: skip
 
-    _write_report(rows, arrow / baseline, dbt_results)
+    print("streaming, Kafka -> Spark -> Iceberg:", flush=True)
+    streaming = stream_bench.run(settings)
+    dbt_bench.drop_bench_schemas(settings)
+
+    _write_report(rows, arrow / baseline, dbt_results, streaming)
     return 0
 
 
@@ -146,7 +150,10 @@ def _iceberg_load(catalog) -> int:  # type: ignore[no-untyped-def]
 
 
 def _write_report(
-    rows: list[tuple[str, float, str, str]], ratio: float, dbt_results: list[dbt_bench.DbtBenchResult]
+    rows: list[tuple[str, float, str, str]],
+    ratio: float,
+    dbt_results: list[dbt_bench.DbtBenchResult],
+    streaming: stream_bench.StreamBenchResult,
 ) -> None:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=PROJECT_ROOT
@@ -185,9 +192,40 @@ def _write_report(
             for r in dbt_results
         ),
         "",
+        *_stream_section(streaming),
     ]
     REPORT.write_text("\n".join(lines))
     print(f"\nwrote {REPORT}")
+
+
+def _stream_section(r: stream_bench.StreamBenchResult) -> list[str]:
+    m = r.maintenance
+    met = "met" if r.sustained_rate >= 50_000 else "NOT met"
+    fresh_met = "met" if r.freshness_p95_s <= 15 else "NOT met"
+    return [
+        "## Streaming: Kafka -> Spark Structured Streaming -> Iceberg",
+        "",
+        f"One local Spark job (`local[2]`, trigger every {r.trigger_seconds:g} s) beside the whole stack on",
+        "the same cores; the CDR query and the alerts query read the same topic.",
+        "",
+        "| measurement | result | target |",
+        "|---|---:|---|",
+        f"| produce to Kafka (vectorised JSON, baseline for the job) | {r.produce_rate:,.0f} events/s | |",
+        f"| Kafka -> raw.cdr, sustained (between first and last commit) | {r.sustained_rate:,.0f} events/s "
+        f"| ≥ 50,000/s {met} |",
+        f"| drain {r.prefilled:,} prefilled events, cold job | {r.catch_up_s:.1f} s "
+        f"({r.prefilled / r.catch_up_s:,.0f} events/s) | |",
+        f"| freshness p50, produce -> visible in Trino, at {r.freshness_rate:,.0f} events/s "
+        f"| {r.freshness_p50_s:.1f} s | |",
+        f"| freshness p95 ({r.probes} probes) | {r.freshness_p95_s:.1f} s | ≤ 15 s {fresh_met} |",
+        f"| commits per hour at that rate | {r.commits_per_hour:,.0f} | |",
+        f"| data files added per hour | {r.files_per_hour:,.0f} | |",
+        f"| `maintain` on cdr (while streaming): files | {m['files_before']:,.0f} -> {m['files_after']:,.0f} "
+        f"in {m['seconds']:.1f} s | |",
+        f"| full scan aggregate through Trino, before -> after | {m['scan_before_s']:.2f} s -> "
+        f"{m['scan_after_s']:.2f} s | |",
+        "",
+    ]
 
 
 if __name__ == "__main__":

@@ -24,16 +24,17 @@ CORRUPT = "_corrupt_record"
 # Without these a row cannot be told apart or interpreted at all.
 REQUIRED = ("schema_version", "record_id")
 
+# ISO-8601 with a zone, as the producer writes it: 2026-01-02T13:09:25.345145Z
+TIMESTAMP_PATTERN = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+)
 # How a JSON value's text must look to be cast to the contract's type.
 _PATTERNS = {
     pa.int16(): r"^-?[0-9]{1,5}$",
     pa.int32(): r"^-?[0-9]{1,10}$",
     pa.int64(): r"^-?[0-9]{1,19}$",
     pa.bool_(): r"^(true|false)$",
-    # ISO-8601 with a zone, as the producer writes it: 2026-01-02T13:09:25.345145Z
-    pa.timestamp("us", tz="UTC"): (
-        r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
-    ),
+    pa.timestamp("us", tz="UTC"): TIMESTAMP_PATTERN,
 }
 _SPARK_TYPES = {
     pa.string(): "string",
@@ -79,9 +80,14 @@ def rejection_reason(fields: Column) -> Column:
     return reason
 
 
-def typed_columns(fields: Column) -> list[Column]:
-    """The raw contract's event columns cast from the (valid) message text."""
-    return [fields[f.name].cast(_SPARK_TYPES[f.type]).alias(f.name) for f in CDR_EVENT_FIELDS]
+def typed_columns(fields: Column, valid: Column) -> list[Column]:
+    """The raw contract's event columns cast from the message text where ``valid`` (else null:
+    under ANSI casts, text of the wrong type would raise rather than quarantine)."""
+    return [F.when(valid, fields[f.name].cast(_SPARK_TYPES[f.type])).alias(f.name) for f in CDR_EVENT_FIELDS]
+
+
+def event_column_names() -> list[str]:
+    return [f.name for f in CDR_EVENT_FIELDS]
 
 
 def parse(messages: DataFrame) -> DataFrame:

@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
-from ingestion.stream_contract import parse, typed_columns
+from ingestion.stream_contract import event_column_names, parse, typed_columns
 from ingestion.stream_tables import StreamTables
+from ingestion.streaming import batch_end_offsets
 from lakehouse.settings import LakehouseSettings
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pyspark.sql import Column, DataFrame, SparkSession
     from pyspark.sql.streaming import StreamingQuery
 
@@ -58,13 +62,16 @@ def _not_yet_in(offsets: Offsets) -> Column:
 
 
 class CdrWriter:
-    """``foreachBatch`` of the CDR query: one parse, then DLQ, quarantine and raw.cdr writes."""
+    """``foreachBatch`` of the CDR query: one parse, one count, then DLQ, quarantine, raw.cdr."""
 
-    def __init__(self, settings: LakehouseSettings, topic: str, tables: StreamTables) -> None:
+    def __init__(
+        self, settings: LakehouseSettings, topic: str, tables: StreamTables, checkpoint: Path
+    ) -> None:
         self.settings = settings
         self.topic = topic
         self.catalog = settings.catalog.name
         self.tables = tables
+        self.checkpoint = checkpoint
         self._offsets: dict[str, Offsets] = {}  # per table, read once then kept current
 
     def _table(self, name: str) -> str:
@@ -77,86 +84,94 @@ class CdrWriter:
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         spark = batch.sparkSession
-        parsed = parse(batch).persist()
+        began = time.monotonic()
+        ends = batch_end_offsets(self.checkpoint, batch_id, self.topic)
+        valid = F.col("reason").isNull()
+        parsed = parse(batch)
+        # Cache what the writes need, typed once: the raw bytes only of rejected messages.
+        parsed = parsed.select(
+            "topic",
+            "partition",
+            "offset",
+            "timestamp",
+            "key",
+            "reason",
+            F.when(~valid, F.col("value")).alias("value"),
+            *typed_columns(F.col("fields"), valid),
+        ).persist()
         try:
-            ends = parsed.groupBy("partition").agg(F.max("offset").alias("last")).collect()
-            if not ends:
-                return
-            rejected = parsed.where(F.col("reason").isNotNull())
-            accepted = parsed.where(F.col("reason").isNull())
-            quarantined = self._write_rejected(spark, rejected, ends)
-            landed = self._append(
-                spark,
-                self.tables.cdr,
-                accepted,
-                ends,
-                [
-                    *typed_columns(F.col("fields")),
-                    F.current_timestamp().alias("ingested_at"),
-                    F.lit("stream").alias("source"),
-                    F.lit(None).cast("string").alias("batch_id"),
-                ],
-            )
+            # Rows not already in their table (a replayed batch may be partly committed).
+            new_cdr = valid & _not_yet_in(self._committed(spark, self.tables.cdr))
+            new_rejects = ~valid & _not_yet_in(self._committed(spark, self.tables.quarantine))
+            accepted, rejected = parsed.where(new_cdr), parsed.where(new_rejects)
+            counts = parsed.agg(F.count(F.when(new_cdr, 1)), F.count(F.when(new_rejects, 1))).first()
+            landed, quarantined = int(counts[0]), int(counts[1])
+            if quarantined:
+                self._dead_letters(rejected)
+                self._append(self.tables.quarantine, rejected, ends, _quarantine_columns())
+            if landed:
+                self._append(
+                    self.tables.cdr,
+                    accepted,
+                    ends,
+                    [
+                        *event_column_names(),
+                        F.current_timestamp().alias("ingested_at"),
+                        F.lit("stream").alias("source"),
+                        F.lit(None).cast("string").alias("batch_id"),
+                    ],
+                )
             log.info(
-                "batch %d: %d rows to %s, %d quarantined", batch_id, landed, self.tables.cdr, quarantined
+                "batch %d: %d rows to %s, %d quarantined in %.1fs",
+                batch_id,
+                landed,
+                self.tables.cdr,
+                quarantined,
+                time.monotonic() - began,
             )
         finally:
             parsed.unpersist()
 
-    def _write_rejected(self, spark: SparkSession, rejected: DataFrame, ends: list) -> int:
-        fresh = rejected.where(_not_yet_in(self._committed(spark, self.tables.quarantine)))
-        if fresh.isEmpty():
-            return 0
-        # The dead-letter topic first: should we crash before the quarantine commit, the
-        # replay sends these again (at least once; the key names the source record).
+    def _dead_letters(self, rejected: DataFrame) -> None:
+        """Rejected messages to the dead-letter topic, before the quarantine commit: should we
+        crash between the two, the replay sends them again (at least once; the key names the
+        source record, so a consumer can drop repeats)."""
         source = F.concat_ws(":", "topic", "partition", "offset")
+        letter = F.struct("reason", "topic", "partition", "offset", F.base64("value").alias("value_base64"))
         (
-            fresh.select(
-                source.cast("binary").alias("key"),
-                F.to_json(
-                    F.struct(
-                        "reason",
-                        "topic",
-                        "partition",
-                        "offset",
-                        F.base64("value").alias("value_base64"),
-                    )
-                ).alias("value"),
-            )
+            rejected.select(source.cast("binary").alias("key"), F.to_json(letter).alias("value"))
             .write.format("kafka")
             .option("kafka.bootstrap.servers", self.settings.kafka.bootstrap_servers)
             .option("topic", self.settings.kafka.dead_letter_topic)
             .save()
         )
-        columns = [
-            F.col("topic"),
-            F.col("partition"),
-            F.col("offset"),
-            F.col("timestamp").alias("kafka_timestamp"),
-            F.col("key").alias("message_key"),
-            F.col("value").alias("message_value"),
-            F.col("reason"),
-            F.current_timestamp().alias("quarantined_at"),
-        ]
-        return self._append(spark, self.tables.quarantine, fresh, ends, columns)
 
-    def _append(
-        self, spark: SparkSession, table: str, rows: DataFrame, ends: list, columns: list[Column]
-    ) -> int:
-        """Append ``columns`` of the rows not yet in ``table``, recording the batch's end offsets."""
-        committed = self._committed(spark, table)
-        fresh = rows.where(_not_yet_in(committed)).select(*columns)
-        count = fresh.count()
-        if count == 0:
-            return 0
-        advanced = {**committed, **{int(r["partition"]): int(r["last"]) + 1 for r in ends}}
+    def _append(self, table: str, rows: DataFrame, ends: Offsets, columns: list[Column | str]) -> None:
+        """Append ``columns`` of ``rows`` to ``table``, recording the batch's end offsets."""
+        advanced = {**self._offsets[table], **ends}
         (
-            fresh.writeTo(self._table(table))
+            rows.select(*columns)
+            .writeTo(self._table(table))
             .option(f"snapshot-property.{offsets_property(self.topic)}", json.dumps(advanced))
+            # No shuffle to cluster rows by partition: each task keeps a writer per day open.
+            .option("distribution-mode", "none")
+            .option("fanout-enabled", "true")
             .append()
         )
         self._offsets[table] = advanced
-        return count
+
+
+def _quarantine_columns() -> list[Column | str]:
+    return [
+        "topic",
+        "partition",
+        "offset",
+        F.col("timestamp").alias("kafka_timestamp"),
+        F.col("key").alias("message_key"),
+        F.col("value").alias("message_value"),
+        "reason",
+        F.current_timestamp().alias("quarantined_at"),
+    ]
 
 
 def kafka_stream(spark: SparkSession, settings: LakehouseSettings, topic: str) -> DataFrame:
@@ -173,11 +188,12 @@ def kafka_stream(spark: SparkSession, settings: LakehouseSettings, topic: str) -
 
 def start_cdr_query(spark: SparkSession, settings: LakehouseSettings, topic: str) -> StreamingQuery:
     tables = StreamTables.of(settings.stream.namespace, settings.stream.alerts_namespace)
+    checkpoint = settings.checkpoints_dir / topic / "cdr"
     return (
         kafka_stream(spark, settings, topic)
         .writeStream.queryName(f"cdr:{topic}")
-        .foreachBatch(CdrWriter(settings, topic, tables))
-        .option("checkpointLocation", str(settings.checkpoints_dir / topic / "cdr"))
+        .foreachBatch(CdrWriter(settings, topic, tables, checkpoint))
+        .option("checkpointLocation", str(checkpoint))
         .trigger(processingTime=f"{settings.stream.trigger_seconds} seconds")
         .start()
     )

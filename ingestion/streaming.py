@@ -69,20 +69,26 @@ def ingested_offsets(settings: LakehouseSettings, topic: str) -> dict[int, int]:
     return done
 
 
+def batch_end_offsets(checkpoint: Path, batch_id: int, topic: str) -> dict[int, int]:
+    """Next offset per partition after micro-batch ``batch_id``, from the query's offset log.
+
+    Spark writes ``offsets/<id>`` before it runs the batch (and finds it again on a replay);
+    line 3 holds the source's end offsets, ``{"<topic>": {"<partition>": <next offset>}}``.
+    Reading it costs no Spark job, unlike a max(offset) over the batch.
+    """
+    lines = (checkpoint / "offsets" / str(batch_id)).read_text().splitlines()
+    return {int(p): int(o) for p, o in json.loads(lines[2]).get(topic, {}).items()}
+
+
 def processed_offsets(settings: LakehouseSettings, topic: str) -> dict[int, int]:
     """Next offset per partition after the CDR query's last completed micro-batch.
 
-    Read from the query's checkpoint: a batch is in its commit log only once every write of
-    the batch (DLQ, quarantine, raw.cdr) is done, unlike a single table's snapshot marker.
-    Format: ``commits/<id>`` marks batch ``id`` done; line 3 of ``offsets/<id>`` holds the
-    source's end offsets as ``{"<topic>": {"<partition>": <next offset>}}``.
+    A batch is in the commit log (``commits/<id>``) only once every write of the batch (DLQ,
+    quarantine, raw.cdr) is done, unlike a single table's snapshot marker.
     """
     checkpoint = settings.checkpoints_dir / topic / "cdr"
     done = [int(p.name) for p in (checkpoint / "commits").glob("*") if p.name.isdigit()]
-    if not done:
-        return {}
-    lines = (checkpoint / "offsets" / str(max(done))).read_text().splitlines()
-    return {int(p): int(o) for p, o in json.loads(lines[2]).get(topic, {}).items()}
+    return batch_end_offsets(checkpoint, max(done), topic) if done else {}
 
 
 def lag(settings: LakehouseSettings, topic: str | None = None) -> int:
@@ -111,7 +117,9 @@ def run_job(settings: LakehouseSettings, topic: str | None = None) -> None:
     tables = StreamTables.of(settings.stream.namespace, settings.stream.alerts_namespace)
     ensure_stream_tables(clients.iceberg_catalog(settings), tables)
     spark = spark_session(settings, f"cdr-stream:{topic}")
-    starters = {"cdr": start_cdr_query, "alerts": start_alert_query}
+    starters = {"cdr": start_cdr_query}
+    if settings.stream.alerts.enabled:
+        starters["alerts"] = start_alert_query
     queries = {name: start(spark, settings, topic) for name, start in starters.items()}
     marker = ready_file(settings, topic)
     marker.parent.mkdir(parents=True, exist_ok=True)

@@ -126,6 +126,10 @@ class AlertSettings(BaseModel):
     windows (window_seconds=60).
     """
 
+    enabled: bool = Field(True, description="Run the alerts query beside the CDR query.")
+    trigger_seconds: float = Field(
+        30.0, gt=0, le=3600, description="Alerts micro-batch interval (each costs a few commits)."
+    )
     window_seconds: int = Field(900, ge=5, le=86_400, description="Tumbling window per cell.")
     lateness_seconds: int = Field(300, ge=0, le=86_400, description="Watermark: how late events may come.")
     min_attempts: int = Field(30, ge=1, description="Voice+SMS attempts a window needs to be judged.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -73,6 +74,7 @@ def stream_settings(settings: LakehouseSettings) -> LakehouseSettings:
                     "trigger_seconds": 1.0,
                     "alerts": settings.stream.alerts.model_copy(
                         update={
+                            "trigger_seconds": 1.0,
                             "window_seconds": 60,
                             "lateness_seconds": 3600,
                             "baseline_windows": 3,
@@ -391,3 +393,31 @@ def test_an_outage_raises_an_alert_within_two_windows(
         json.loads(m.value()) for m in consume(stream_settings, stream_settings.kafka.alerts_topic, 1)
     ]
     assert any(p["network_element_id"] == outage_cell for p in published)
+
+
+def test_maintenance_while_streaming_compacts_and_keeps_every_row(
+    stream_settings: LakehouseSettings, shared_topic: str
+) -> None:
+    prefix = unique("maint")
+    streamed = events(20_000, prefix, seed=9)
+    producer = CdrProducer(stream_settings, shared_topic)
+    stop = threading.Event()
+
+    def produce_slowly() -> None:  # commits keep coming while the tables are rewritten
+        for i in range(0, streamed.num_rows, 1_000):
+            producer.send(streamed.slice(i, 1_000))
+            producer.flush()
+            stop.wait(0.5)
+
+    thread = threading.Thread(target=produce_slowly)
+    thread.start()
+    try:
+        result = run_cli(stream_settings, "maintain", "--older-than-hours", "1")
+    finally:
+        thread.join()
+    wait_until(lambda: caught_up(stream_settings, shared_topic), what="the job to catch up")
+
+    assert count_ids(stream_settings, prefix) == (streamed.num_rows, streamed.num_rows)
+    line = next(x for x in result.stdout.splitlines() if x.startswith(f"{NS}.cdr:"))
+    before, after = (int(n) for n in re.search(r"files (\d+) -> (\d+)", line).groups())  # type: ignore[union-attr]
+    assert after < before, line
