@@ -7,6 +7,7 @@ lakehouse's own state (committed Kafka offsets, rows visible through Trino), nev
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -133,6 +135,26 @@ def count_ids(settings: LakehouseSettings, prefix: str) -> tuple[int, int]:
         f"SELECT count(*), count(DISTINCT record_id) FROM {NS}.cdr WHERE record_id LIKE '{prefix}-%'",
     )
     return int(total), int(distinct)
+
+
+@contextlib.contextmanager
+def producing_slowly(settings: LakehouseSettings, topic: str, table: pa.Table, step: int) -> Iterator[None]:
+    """Send ``table`` in the background, ``step`` events every half second, while the body runs;
+    waits for the last event to be sent on leaving."""
+    producer = CdrProducer(settings, topic)
+
+    def produce() -> None:
+        for i in range(0, table.num_rows, step):
+            producer.send(table.slice(i, step))
+            producer.flush()
+            time.sleep(0.5)  # pacing the producer, not waiting for a result
+
+    thread = threading.Thread(target=produce)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
 
 
 def test_sigkilled_job_restarts_without_losing_or_duplicating(stream_settings: LakehouseSettings) -> None:
@@ -303,24 +325,11 @@ def test_batch_load_and_stream_commit_to_the_same_table_concurrently(
 ) -> None:
     prefix = unique("conc")
     streamed = events(40_000, prefix, seed=8)
-    producer = CdrProducer(stream_settings, shared_topic)
-
-    def produce_slowly() -> None:  # ~10 s of stream: many commits overlap the batch load
-        for i in range(0, streamed.num_rows, 2_000):
-            producer.send(streamed.slice(i, 2_000))
-            producer.flush()
-            stop.wait(0.5)
-
-    stop = threading.Event()
-    thread = threading.Thread(target=produce_slowly)
-    thread.start()
-    try:
+    with producing_slowly(stream_settings, shared_topic, streamed, step=2_000):  # ~10 s of commits
         result = run_cli(
             stream_settings, "generate", "--namespace", NS, "--days", "1", "--subscribers", "3000",
             "--rows", "60000", "--seed", "31", "--report", str(stream_settings.home / "conc.json"),
         )  # fmt: skip
-    finally:
-        thread.join()
     report = json.loads((stream_settings.home / "conc.json").read_text())
     wait_until(lambda: caught_up(stream_settings, shared_topic), what="the job to catch up")
 
@@ -400,21 +409,8 @@ def test_maintenance_while_streaming_compacts_and_keeps_every_row(
 ) -> None:
     prefix = unique("maint")
     streamed = events(20_000, prefix, seed=9)
-    producer = CdrProducer(stream_settings, shared_topic)
-    stop = threading.Event()
-
-    def produce_slowly() -> None:  # commits keep coming while the tables are rewritten
-        for i in range(0, streamed.num_rows, 1_000):
-            producer.send(streamed.slice(i, 1_000))
-            producer.flush()
-            stop.wait(0.5)
-
-    thread = threading.Thread(target=produce_slowly)
-    thread.start()
-    try:
+    with producing_slowly(stream_settings, shared_topic, streamed, step=1_000):  # commits go on
         result = run_cli(stream_settings, "maintain", "--older-than-hours", "1")
-    finally:
-        thread.join()
     wait_until(lambda: caught_up(stream_settings, shared_topic), what="the job to catch up")
 
     assert count_ids(stream_settings, prefix) == (streamed.num_rows, streamed.num_rows)
