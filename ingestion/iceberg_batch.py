@@ -35,6 +35,9 @@ TABLE_PROPERTIES = {
     # Columns with few values (types, cells, results) keep dictionary pages; unique ones (ids,
     # timestamps) give up early instead of building a large dictionary first (~17% faster).
     "write.parquet.dict-size-bytes": str(64 * 1024),
+    # The stream commits every few seconds: keep the last metadata files, not every one.
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": "100",
     # Two writers (batch and stream) append to raw.cdr: retry commits that lose the race.
     "commit.retry.num-retries": "10",
     "commit.retry.min-wait-ms": "100",

@@ -12,7 +12,7 @@ import pyarrow as pa
 from pyiceberg.catalog import Catalog
 
 from generator.schema import RAW_CDR_SCHEMA, TS
-from ingestion.iceberg_batch import ensure_table
+from ingestion.iceberg_batch import TABLE_PROPERTIES, ensure_table
 
 
 def _field(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa.Field:
@@ -85,7 +85,14 @@ def ensure_stream_tables(catalog: Catalog, tables: StreamTables) -> None:
     """Create the namespaces and tables the job writes, if missing."""
     for name in {t.split(".")[0] for t in (tables.cdr, tables.alerts)}:
         catalog.create_namespace_if_not_exists(name)
-    ensure_table(catalog, tables.cdr, RAW_CDR_SCHEMA, day_partition="start_time")
-    ensure_table(catalog, tables.quarantine, QUARANTINE_SCHEMA, day_partition="quarantined_at")
-    ensure_table(catalog, tables.cell_windows, CELL_WINDOW_SCHEMA, day_partition="window_start")
-    ensure_table(catalog, tables.alerts, ALERT_SCHEMA, day_partition="window_start")
+    created = [
+        ensure_table(catalog, tables.cdr, RAW_CDR_SCHEMA, day_partition="start_time"),
+        ensure_table(catalog, tables.quarantine, QUARANTINE_SCHEMA, day_partition="quarantined_at"),
+        ensure_table(catalog, tables.cell_windows, CELL_WINDOW_SCHEMA, day_partition="window_start"),
+        ensure_table(catalog, tables.alerts, ALERT_SCHEMA, day_partition="window_start"),
+    ]
+    for table in created:  # tables made before these properties existed get them now
+        missing = {k: v for k, v in TABLE_PROPERTIES.items() if table.properties.get(k) != v}
+        if missing:
+            with table.transaction() as tx:
+                tx.set_properties(missing)

@@ -15,21 +15,40 @@ out = Console()
 stream_app = typer.Typer(help="Live CDRs: Kafka -> Spark Structured Streaming -> Iceberg, with alerts.")
 
 
+FIRST_BATCH_TIMEOUT = 180
+
+
 @stream_app.command()
 def start(
     rate: Annotated[float | None, typer.Option(help="Live events/s (default: stream.rate).")] = None,
     pace: Annotated[Pace, typer.Option(help="steady rate, or following the daily curve.")] = Pace.steady,
 ) -> None:
     """Start the streaming job and the live producer in the background."""
-    from ingestion.streaming import StreamProcesses
+    import time
+
+    from ingestion.streaming import StreamProcesses, processed_offsets
 
     settings = load_settings()
+    topic = settings.kafka.cdr_topic
     processes = StreamProcesses(settings)
+    began = time.monotonic()
     with out.status("starting the streaming job (Spark)"):
         processes.start(rate or settings.stream.rate, pace.value)
     for row in processes.status():
         out.print(f"{row.name}: running (pid {row.pid}) — log {row.log_file}")
-    out.print(f"events land in iceberg.{settings.stream.namespace}.cdr; `make stream-stop` stops both")
+    # A fresh JVM's first micro-batch is the slow one (class loading, JIT): wait for it, so
+    # that events are visible when this returns.
+    before = sum(processed_offsets(settings, topic).values())
+    with out.status("waiting for the first micro-batch to commit"):
+        deadline = time.monotonic() + FIRST_BATCH_TIMEOUT
+        while sum(processed_offsets(settings, topic).values()) <= before and time.monotonic() < deadline:
+            time.sleep(0.5)
+    table = f"iceberg.{settings.stream.namespace}.cdr"
+    if sum(processed_offsets(settings, topic).values()) > before:
+        out.print(f"events landing in {table} ({time.monotonic() - began:.0f} s after start)")
+    else:
+        out.print(f"[yellow]no micro-batch committed yet after {FIRST_BATCH_TIMEOUT} s; see the job's log")
+    out.print("`make stream-stop` stops both")
 
 
 @stream_app.command()
