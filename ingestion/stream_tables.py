@@ -11,53 +11,50 @@ from dataclasses import dataclass
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
 
-from generator.schema import RAW_CDR_SCHEMA, TS
+from generator.schema import RAW_CDR_SCHEMA, TS, doc_field
 from ingestion.iceberg_batch import TABLE_PROPERTIES, ensure_table
-
-
-def _field(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa.Field:
-    return pa.field(name, type_, nullable=nullable, metadata={"doc": doc})
-
 
 QUARANTINE_SCHEMA = pa.schema(
     [
-        _field("topic", pa.string(), "Kafka topic the message came from"),
-        _field("partition", pa.int32(), "Kafka partition"),
-        _field("offset", pa.int64(), "Kafka offset: (topic, partition, offset) names the message"),
-        _field("kafka_timestamp", TS, "Kafka record timestamp"),
-        _field("message_key", pa.binary(), "Message key, bytes as received"),
-        _field("message_value", pa.binary(), "Message value, bytes as received (nothing is lost)"),
-        _field("reason", pa.string(), "Why it was rejected: invalid_json | missing_field | wrong_type | ..."),
-        _field("quarantined_at", TS, "When the streaming job rejected it"),
+        doc_field("topic", pa.string(), "Kafka topic the message came from"),
+        doc_field("partition", pa.int32(), "Kafka partition"),
+        doc_field("offset", pa.int64(), "Kafka offset: (topic, partition, offset) names the message"),
+        doc_field("kafka_timestamp", TS, "Kafka record timestamp"),
+        doc_field("message_key", pa.binary(), "Message key, bytes as received"),
+        doc_field("message_value", pa.binary(), "Message value, bytes as received (nothing is lost)"),
+        doc_field(
+            "reason", pa.string(), "Why it was rejected: invalid_json | missing_field | wrong_type | ..."
+        ),
+        doc_field("quarantined_at", TS, "When the streaming job rejected it"),
     ]
 )
 
 CELL_WINDOW_SCHEMA = pa.schema(
     [
-        _field("network_element_id", pa.string(), "Cell or access node"),
-        _field("window_start", TS, "Window start (event time, UTC)"),
-        _field("window_end", TS, "Window end"),
-        _field("events", pa.int64(), "All events of the window"),
-        _field("attempts", pa.int64(), "Voice and SMS attempts"),
-        _field("failed", pa.int64(), "Failed voice and SMS attempts"),
-        _field("answered", pa.int64(), "Answered calls (dropped ones included)"),
-        _field("dropped", pa.int64(), "Calls dropped after answer"),
-        _field("computed_at", TS, "When the window closed in the stream"),
+        doc_field("network_element_id", pa.string(), "Cell or access node"),
+        doc_field("window_start", TS, "Window start (event time, UTC)"),
+        doc_field("window_end", TS, "Window end"),
+        doc_field("events", pa.int64(), "All events of the window"),
+        doc_field("attempts", pa.int64(), "Voice and SMS attempts"),
+        doc_field("failed", pa.int64(), "Failed voice and SMS attempts"),
+        doc_field("answered", pa.int64(), "Answered calls (dropped ones included)"),
+        doc_field("dropped", pa.int64(), "Calls dropped after answer"),
+        doc_field("computed_at", TS, "When the window closed in the stream"),
     ]
 )
 
 ALERT_SCHEMA = pa.schema(
     [
-        _field("alert_id", pa.string(), "Deterministic: cell, window and rule"),
-        _field("alert_type", pa.string(), "failure_spike | drop_spike | traffic_drop"),
-        _field("network_element_id", pa.string(), "Cell or access node"),
-        _field("window_start", TS, "Window start (event time, UTC)"),
-        _field("window_end", TS, "Window end"),
-        _field("attempts", pa.int64(), "Voice and SMS attempts in the window"),
-        _field("observed", pa.float64(), "The measured value: a rate, or attempts for traffic_drop"),
-        _field("threshold", pa.float64(), "The value it crossed"),
-        _field("baseline_attempts", pa.float64(), "Mean attempts over the cell's recent windows"),
-        _field("raised_at", TS, "When the stream raised it"),
+        doc_field("alert_id", pa.string(), "Deterministic: cell, window and rule"),
+        doc_field("alert_type", pa.string(), "failure_spike | drop_spike | traffic_drop"),
+        doc_field("network_element_id", pa.string(), "Cell or access node"),
+        doc_field("window_start", TS, "Window start (event time, UTC)"),
+        doc_field("window_end", TS, "Window end"),
+        doc_field("attempts", pa.int64(), "Voice and SMS attempts in the window"),
+        doc_field("observed", pa.float64(), "The measured value: a rate, or attempts for traffic_drop"),
+        doc_field("threshold", pa.float64(), "The value it crossed"),
+        doc_field("baseline_attempts", pa.float64(), "Mean attempts over the cell's recent windows"),
+        doc_field("raised_at", TS, "When the stream raised it"),
     ]
 )
 
