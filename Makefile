@@ -57,9 +57,10 @@ test-unit: install ## Run unit tests only
 bench: up ## Run the benchmarks (stack must be up; `make up` is run first) and write BENCHMARKS.md
 	@$(BIN)/python -m bench
 
-lint: install ## Lint Python (ruff) and the dbt SQL (sqlfluff, trino dialect)
+lint: install ## Lint Python (ruff), the import layers (import-linter) and the dbt SQL (sqlfluff)
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
+	@$(BIN)/lint-imports --no-cache
 	@$(BIN)/sqlfluff lint dbt_project/models --processes 2 --disable-progress-bar
 
 fmt: install ## Format and auto-fix (ruff)

@@ -18,12 +18,13 @@ import pyarrow.parquet as pq
 
 from bench import dbt_bench, stream_bench
 from bench.baseline import naive_events
+from core import clients
+from core.settings import PROJECT_ROOT, load_settings
 from generator.config import load_config
 from generator.run import Generation
-from ingestion.iceberg_batch import ensure_table, load_generation, with_ingestion_columns
+from ingestion.iceberg_batch import load_generation, with_ingestion_columns
+from ingestion.iceberg_tables import ensure_table
 from ingestion.parquet_sink import REPEATING, write_parquet
-from lakehouse import clients
-from lakehouse.settings import PROJECT_ROOT, load_settings
 
 REPORT = PROJECT_ROOT / "BENCHMARKS.md"
 BENCH_NAMESPACE = f"{dbt_bench.PREFIX}arrow"  # every bench_* schema is dropped afterwards
@@ -134,7 +135,7 @@ def _write(table: pa.Table, target: Path) -> int:
 
 
 def _iceberg_append(catalog, events: pa.Table) -> int:  # type: ignore[no-untyped-def]
-    from generator.schema import RAW_CDR_SCHEMA
+    from core.contracts.raw_tables import RAW_CDR_SCHEMA
 
     identifier = f"{BENCH_NAMESPACE}.cdr_append"
     if catalog.table_exists(identifier):

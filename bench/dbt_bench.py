@@ -11,12 +11,12 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from app.transform import run_dbt
+from core import clients
+from core.settings import LakehouseSettings
 from generator.config import load_config, scale_to_rows
 from generator.run import Generation
 from ingestion.iceberg_batch import load_generation
-from lakehouse import clients
-from lakehouse.settings import LakehouseSettings
-from lakehouse.transform import run_dbt
 
 PREFIX = "bench_"
 RAW = f"{PREFIX}raw"

@@ -22,14 +22,15 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from app.stream_control import start_job
+from core import clients
+from core.settings import LakehouseSettings
 from generator.config import load_config, scale_to_rows
 from generator.run import Generation
 from infra.process import ManagedProcess
 from ingestion.kafka_sink import CdrProducer
 from ingestion.maintenance import maintain_table
-from ingestion.streaming import lag, start_job
-from lakehouse import clients
-from lakehouse.settings import LakehouseSettings
+from ingestion.streaming.progress import lag
 
 NAMESPACE = "bench_stream"  # a bench_* schema: dropped with the others afterwards
 POLL_SECONDS = 1.0  # each poll is a Trino query on the same two cores: do not starve the job
@@ -112,13 +113,12 @@ def run(
     """Run the streaming benchmarks on the running stack, in a throwaway topic and namespace."""
     stream = settings.stream.model_copy(
         update={
-            "namespace": NAMESPACE,
-            "alerts_namespace": NAMESPACE,
             "max_offsets_per_trigger": 250_000,  # several commits to time
             "alerts": settings.stream.alerts.model_copy(update={"enabled": alerts}),
         }
     )
-    bench = settings.model_copy(update={"stream": stream})
+    namespaces = settings.namespaces.model_copy(update={"raw": NAMESPACE, "analytics": NAMESPACE})
+    bench = settings.model_copy(update={"stream": stream, "namespaces": namespaces})
     topic = f"bench.cdr.{int(time.time())}"
     admin = AdminClient(clients.kafka_config(bench))
     new = NewTopic(topic, num_partitions=bench.kafka.partitions, replication_factor=1)

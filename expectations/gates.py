@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lakehouse.settings import LakehouseSettings
+from core.settings import LakehouseSettings
 
 log = logging.getLogger(__name__)
 DATASOURCE = "lakehouse_trino"

@@ -6,7 +6,7 @@ import great_expectations as gx
 from great_expectations.expectations import Expectation
 from pydantic import BaseModel, Field
 
-from generator.schema import RAW_CDR_SCHEMA
+from core.contracts.raw_tables import RAW_CDR_SCHEMA
 
 E = gx.expectations
 RECORD_TYPES = ["voice", "sms", "data"]

@@ -10,10 +10,12 @@ import tomllib
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from lakehouse.exceptions import ConfigError
+from core.exceptions import ConfigError
+from core.settings import DEFAULT_TIME_ZONE
 
 DEFAULT_CONFIG = Path(__file__).with_name("configs") / "algeria.toml"
 
@@ -160,13 +162,15 @@ class Network(_Strict):
     mnc: str = Field("01", pattern=r"^\d{2,3}$")
     country_code: str = Field("213", pattern=r"^\d{1,3}$")
     mobile_prefixes: list[str] = Field(default_factory=lambda: ["5", "6", "7"], min_length=1)
-    utc_offset_hours: int = Field(1, ge=-12, le=14)
 
 
 class GeneratorConfig(_Strict):
     """Everything one generation run needs."""
 
     seed: int = Field(42, ge=0, le=2**63 - 1)
+    # Not in the country files: the platform's one time zone setting (LAKEHOUSE_TIME_ZONE) is
+    # passed in, so generated local hours and the local days of the KPIs always agree.
+    time_zone: str = DEFAULT_TIME_ZONE
     start: datetime = datetime(2025, 12, 29)
     days: int = Field(4, ge=1, le=366)
     subscribers: int = Field(20_000, ge=10, le=50_000_000)
@@ -194,8 +198,17 @@ class GeneratorConfig(_Strict):
     @field_validator("start")
     @classmethod
     def _naive_local(cls, value: datetime) -> datetime:
-        # The window is in the network's local time (network.utc_offset_hours).
+        # The window is in the network's local time (time_zone).
         return value.replace(tzinfo=None)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r} (e.g. Africa/Algiers)") from None
+        return value
 
 
 def expected_events_per_day(config: GeneratorConfig) -> float:

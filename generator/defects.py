@@ -7,16 +7,14 @@ unambiguous: (record_id, defect_type, detail) per defective row, written beside 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 
 from generator import rng as rngs
+from generator.columns import Columns
+from generator.config import Defects
 from generator.reference import EXTERNAL_POOL
-
-if TYPE_CHECKING:
-    from generator.events import Columns, EventBuilder
 
 DEFECT_TYPES = ("duplicate", "missing_field", "unknown_reference", "impossible_time", "corrupt_value")
 MISSING_FIELDS = ("served_msisdn", "start_time", "network_element_id", "record_type")
@@ -50,11 +48,22 @@ class Defected:
         )
 
 
+@dataclass(frozen=True)
+class DefectContext:
+    """What injection needs from the run: rates, seed, and where unknown references start."""
+
+    rates: Defects
+    seed: int
+    unknown_element_base: int  # element indices from here on are ids no element has
+    n_subscribers: int  # party indices from here on are off-net numbers
+
+
 def inject_defects(
-    c: Columns, record_number: np.ndarray, builder: EventBuilder, day: int, shard: int
+    c: Columns, record_number: np.ndarray, context: DefectContext, day: int, shard: int
 ) -> Defected:
-    cfg = builder.config.defects
-    rng = rngs.stream(builder.config.seed, rngs.DEFECTS, day, shard)
+    """Corrupt a share of the unit's rows at the configured rates; returns them with the truth."""
+    cfg = context.rates
+    rng = rngs.stream(context.seed, rngs.DEFECTS, day, shard)
     n = len(record_number)
     rates = np.array([getattr(cfg, name) for name in DEFECT_TYPES])
     counts = rng.binomial(n, rates)
@@ -84,10 +93,10 @@ def inject_defects(
 
     to_cell = rng.random(len(unknown)) < 0.5
     rows = unknown[to_cell]
-    c.element[rows] = builder.unknown_element_base + rng.integers(0, UNKNOWN_ELEMENTS, len(rows))
+    c.element[rows] = context.unknown_element_base + rng.integers(0, UNKNOWN_ELEMENTS, len(rows))
     record(rows, "unknown_reference", "network_element_id")
     rows = unknown[~to_cell]
-    c.served[rows] = builder.world.n_subscribers + rng.integers(0, EXTERNAL_POOL, len(rows))
+    c.served[rows] = context.n_subscribers + rng.integers(0, EXTERNAL_POOL, len(rows))
     record(rows, "unknown_reference", "served_msisdn")
 
     backwards = rng.random(len(bad_time)) < 0.5

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import numpy as np
 import pyarrow as pa
 
+from core.contracts.raw_tables import CDR_EVENT_SCHEMA
 from generator import rng as rngs
+from generator.columns import Columns
 from generator.config import SEGMENTS, GeneratorConfig
-from generator.defects import UNKNOWN_ELEMENTS, inject_defects
+from generator.defects import UNKNOWN_ELEMENTS, DefectContext, inject_defects
 from generator.incidents import US, Incident, local_to_utc_us
 from generator.reference import EXTERNAL_POOL, MOBILE, World
-from generator.schema import CDR_EVENT_SCHEMA
 
 SHARD_SIZE = 4096
 HOUR_US = 3600 * US
@@ -31,34 +31,6 @@ ANSWERED, BUSY, NO_ANSWER, FAILED, DROPPED, DELIVERED, COMPLETED = range(7)
 APNS = pa.array(["internet", "ims", "mms"])
 DIRECTIONS = pa.array(["MO", "MT"])
 SIMBOX_CURVE = 3  # curve index after the three segments
-
-
-@dataclass
-class Columns:
-    """A unit's events as numpy columns; index columns point into lookup arrays, -1 = null."""
-
-    subscriber: np.ndarray
-    record_type: np.ndarray
-    start_us: np.ndarray
-    end_us: np.ndarray
-    duration_s: np.ndarray
-    element: np.ndarray
-    party: np.ndarray
-    direction: np.ndarray
-    result: np.ndarray
-    cause: np.ndarray
-    bytes_up: np.ndarray
-    bytes_down: np.ndarray
-    apn: np.ndarray
-    roaming: np.ndarray
-    served: np.ndarray  # index into the party numbers for served_msisdn (defects may redirect)
-    start_null: np.ndarray
-
-    def take(self, rows: np.ndarray) -> Columns:
-        return Columns(**{name: value[rows] for name, value in vars(self).items()})
-
-    def extend(self, other: Columns) -> Columns:
-        return Columns(**{k: np.concatenate([v, getattr(other, k)]) for k, v in vars(self).items()})
 
 
 class RecordIds:
@@ -126,6 +98,9 @@ class EventBuilder:
         )
         # Element ids followed by ids no element has (for the unknown-reference defect).
         self.unknown_element_base = len(world.element_ids)
+        self.defect_context = DefectContext(
+            config.defects, config.seed, self.unknown_element_base, world.n_subscribers
+        )
         unknown = pa.array([f"UNKNOWN-{i:04d}" for i in range(UNKNOWN_ELEMENTS)])
         self.element_lookup = pa.concat_arrays([world.element_ids, unknown])
         self.record_ids = RecordIds(run_tag)
@@ -173,13 +148,50 @@ class EventBuilder:
         )
 
     def build(self, day: int, shard: int) -> tuple[pa.RecordBatch, pa.Table]:
-        """The events of one unit, and the ground truth of the defects injected into them."""
-        cfg, world, t = self.config, self.world, self.config.traffic
-        rng = rngs.stream(cfg.seed, rngs.EVENTS, day, shard)
-        subs = np.arange(shard * SHARD_SIZE, min((shard + 1) * SHARD_SIZE, world.n_subscribers))
-        date = cfg.start + timedelta(days=day)
-        factor, multiplier, hour_table = self._day_curves(day)
+        """The events of one unit, and the ground truth of the defects injected into them.
 
+        Each step draws from the unit's one random stream, in a fixed order: reordering the
+        steps would change every row a seed makes (bump GENERATOR_VERSION if you must).
+        """
+        rng = rngs.stream(self.config.seed, rngs.EVENTS, day, shard)
+        subs = np.arange(shard * SHARD_SIZE, min((shard + 1) * SHARD_SIZE, self.world.n_subscribers))
+        date = self.config.start + timedelta(days=day)
+        sub, rtype = self._how_many(subs, day, date, rng)
+        hour, start = self._when(sub, rtype, day, date, rng)
+        element, roaming = self._where(sub, hour, date, rng)
+        direction, party = self._with_whom(sub, rtype, rng)
+        result, cause = self._outcome(rtype, hour, day, rng)
+        duration, end, bytes_up, bytes_down, apn = self._usage(sub, rtype, result, start, rng)
+        n = len(sub)
+        cols = Columns(
+            subscriber=sub,
+            record_type=rtype,
+            start_us=start,
+            end_us=end,
+            duration_s=duration,
+            element=element,
+            party=party,
+            direction=direction,
+            result=result,
+            cause=cause,
+            bytes_up=bytes_up,
+            bytes_down=bytes_down,
+            apn=apn,
+            roaming=roaming,
+            served=sub.astype(np.int64),
+            start_null=np.zeros(n, bool),
+        )
+        self._apply_incidents(cols, rng)
+        defected = inject_defects(cols, np.arange(n, dtype=np.int64), self.defect_context, day, shard)
+        ids = self.record_ids.build(day, shard, defected.record_number)
+        return self._to_arrow(defected.columns, ids, int(subs[0]), len(subs)), defected.truth(ids)
+
+    def _how_many(
+        self, subs: np.ndarray, day: int, date: datetime, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Events per subscriber and record type (Poisson): (subscriber, record type) per event."""
+        world = self.world
+        factor = self._day_curves(day)[0]
         curve = self.curve[subs]
         base = np.where(self.is_mobile[subs, None], self.rates[np.minimum(curve, 2)], self.fixed_rates)
         base = np.where((curve == SIMBOX_CURVE)[:, None], self.simbox_rates, base)
@@ -188,16 +200,30 @@ class EventBuilder:
         counts = rng.poisson(expected).ravel()
         sub = np.repeat(np.repeat(subs, 3), counts).astype(np.int32)
         rtype = np.repeat(np.tile(np.arange(3, dtype=np.int8), len(subs)), counts)
-        n = len(sub)
+        return sub, rtype
 
-        # When: an hour from the (curve, type) shape of the day, then uniform within the hour.
+    def _when(
+        self, sub: np.ndarray, rtype: np.ndarray, day: int, date: datetime, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Local hour and UTC start of each event: an hour from the (curve, type) shape of the
+        day, then uniform within the hour."""
+        n = len(sub)
+        hour_table = self._day_curves(day)[2]
         # Inverse-CDF table per group, 2^16 quantiles: one gather instead of a binary search.
         group = self.curve[sub].astype(np.int64) * 3 + rtype
         quantile = rng.integers(0, HOUR_QUANTILES, n)
         hour = hour_table[group * HOUR_QUANTILES + quantile].astype(np.int64)
-        start = local_to_utc_us(cfg, date) + hour * HOUR_US + rng.integers(0, HOUR_US, n)
+        # The offset of local midnight holds all day (on a daylight-saving switch day, the
+        # hours after the switch are one hour off: no zone in the shipped configs switches).
+        start = local_to_utc_us(self.config, date) + hour * HOUR_US + rng.integers(0, HOUR_US, n)
+        return hour, start
 
-        # Where: home cell, work cell in office hours on workdays, sometimes a nearby cell.
+    def _where(
+        self, sub: np.ndarray, hour: np.ndarray, date: datetime, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Serving element and roaming flag: home cell, work cell in office hours on workdays,
+        sometimes a nearby cell or a visited network."""
+        world, t, n = self.world, self.config.traffic, len(sub)
         mobile = self.is_mobile[sub]
         simbox = self.curve[sub] == SIMBOX_CURVE
         workday = date.weekday() not in t.weekend_days
@@ -216,8 +242,14 @@ class EventBuilder:
         element = np.where(wander, self.region_cell_flat[pick], element)
         roaming = mobile & ~simbox & (rng.random(n) < t.roaming_share)
         element = np.where(roaming, rng.choice(world.visited_elements, n), element).astype(np.int32)
+        return element, roaming
 
-        # Who with: a skewed pick among one's few contacts, else an off-net number.
+    def _with_whom(
+        self, sub: np.ndarray, rtype: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Direction and other party: a skewed pick among one's few contacts, else off-net."""
+        world, t, n = self.world, self.config.traffic, len(sub)
+        simbox = self.curve[sub] == SIMBOX_CURVE
         is_data = rtype == DATA
         direction = np.where(is_data, -1, np.where(simbox | (rng.random(n) < t.mo_share), 0, 1)).astype(
             np.int8
@@ -233,17 +265,37 @@ class EventBuilder:
         )
         boxed = calls[simbox[calls]]
         party[boxed] = rng.integers(0, world.n_subscribers + EXTERNAL_POOL, len(boxed))
+        return direction, party
 
-        # Outcome, durations and volumes.
+    def _outcome(
+        self, rtype: np.ndarray, hour: np.ndarray, day: int, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Result and Q.850 cause; the New Year spike fails a share of signalling events."""
+        t, n = self.config.traffic, len(rtype)
+        multiplier = self._day_curves(day)[1]
         result = np.full(n, COMPLETED, np.int8)
-        voice, sms = rtype == VOICE, rtype == SMS
+        voice, sms, is_data = rtype == VOICE, rtype == SMS, rtype == DATA
         result[voice] = np.searchsorted(self.voice_cdf, rng.random(int(voice.sum())), side="right").clip(0, 4)
         result[sms] = np.where(rng.random(int(sms.sum())) < t.sms_failure, FAILED, DELIVERED)
         result[is_data] = np.where(rng.random(int(is_data.sum())) < t.data_failure, FAILED, COMPLETED)
-        spike = (multiplier[VOICE, hour] > 1) & ~is_data & (rng.random(n) < cfg.new_year.congestion_failure)
+        congested = self.config.new_year.congestion_failure
+        spike = (multiplier[VOICE, hour] > 1) & ~is_data & (rng.random(n) < congested)
         result[spike] = FAILED
-        cause = self._causes(result, spike, rng)
+        return result, self._causes(result, spike, rng)
 
+    def _usage(
+        self,
+        sub: np.ndarray,
+        rtype: np.ndarray,
+        result: np.ndarray,
+        start: np.ndarray,
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Duration, end time, data volumes and APN of each event."""
+        t, n = self.config.traffic, len(sub)
+        voice, sms, is_data = rtype == VOICE, rtype == SMS, rtype == DATA
+        simbox = self.curve[sub] == SIMBOX_CURVE
+        mobile = self.is_mobile[sub]
         # Durations: lognormal holding times (median about a minute); drops are cut short.
         duration = np.zeros(n, np.int32)
         talking = np.flatnonzero(voice & ((result == ANSWERED) | (result == DROPPED)))
@@ -267,29 +319,7 @@ class EventBuilder:
         apn = np.full(n, -1, np.int64)
         mobile_data = np.flatnonzero(is_data & mobile)
         apn[mobile_data] = np.searchsorted([0.93, 0.98], rng.random(len(mobile_data)), side="right")
-
-        cols = Columns(
-            subscriber=sub,
-            record_type=rtype,
-            start_us=start,
-            end_us=end,
-            duration_s=duration,
-            element=element,
-            party=party,
-            direction=direction,
-            result=result,
-            cause=cause,
-            bytes_up=bytes_up,
-            bytes_down=bytes_down,
-            apn=apn,
-            roaming=roaming,
-            served=sub.astype(np.int64),
-            start_null=np.zeros(n, bool),
-        )
-        self._apply_incidents(cols, rng)
-        defected = inject_defects(cols, np.arange(n, dtype=np.int64), self, day, shard)
-        ids = self.record_ids.build(day, shard, defected.record_number)
-        return self._to_arrow(defected.columns, ids, int(subs[0]), len(subs)), defected.truth(ids)
+        return duration, end, bytes_up, bytes_down, apn
 
     def _causes(self, result: np.ndarray, congested: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Q.850 cause for termination of each outcome."""

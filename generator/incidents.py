@@ -7,16 +7,17 @@ as a column of the CDRs: later layers must find incidents from the traffic itsel
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pyarrow as pa
 
+from core.contracts.raw_tables import TS
 from generator import rng as rngs
 from generator.config import GeneratorConfig
 from generator.reference import World
-from generator.schema import TS
 
 US = 1_000_000
 IncidentKind = Literal["cell_outage", "congestion", "simbox"]
@@ -46,8 +47,8 @@ class Incident:
 
 def local_to_utc_us(config: GeneratorConfig, moment: datetime) -> int:
     """Epoch microseconds (UTC) of a naive local time of the configured network."""
-    utc = moment - timedelta(hours=config.network.utc_offset_hours)
-    return int((utc - datetime(1970, 1, 1)).total_seconds() * US)
+    local = moment.replace(tzinfo=ZoneInfo(config.time_zone))
+    return int((local - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * US)
 
 
 def _is_new_year_spike(config: GeneratorConfig, moment: datetime) -> bool:

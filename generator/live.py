@@ -34,7 +34,6 @@ from generator.events import EventBuilder
 from generator.incidents import US, local_to_utc_us, plan_incidents
 from generator.reference import build_world
 from generator.run import batch_id_of
-from ingestion.kafka_sink import CdrProducer
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +77,16 @@ def shift_times(events: pa.Table, offset_us: int) -> pa.Table:
     return events
 
 
-def run_live(
-    producer: CdrProducer,
+def live_events(
     config: GeneratorConfig,
     rate: float,
     pace: Pace = Pace.steady,
     limit: int | None = None,
     event_seed: int | None = None,
-) -> int:
-    """Send live events at ``rate`` events/s until ``limit`` events (forever if None)."""
+) -> Iterator[pa.Table]:
+    """Slices of live events, each yielded when it is due at ``rate`` events/s; ``limit`` events
+    in all (endless if None). The caller sends them wherever they go (``lakehouse stream produce``:
+    Kafka)."""
     speed = rate * 86_400 / expected_events_per_day(config)
     wall_origin = time.time()
     # Simulated time zero lands config.days before now: the first cycle is all in the past.
@@ -106,11 +106,10 @@ def run_live(
             ahead = due - time.time()
             if ahead > 0:
                 time.sleep(ahead)
-            sent += producer.send(part)
+            yield part
+            sent += part.num_rows
             if limit is not None and sent >= limit:
-                producer.flush()
-                return sent
-    raise AssertionError("day_tables never ends")  # pragma: no cover
+                return
 
 
 def _due_times(

@@ -13,14 +13,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from faker import Faker
 
-from generator import rng as rngs
-from generator.config import SEGMENTS, SERVICES, GeneratorConfig
-from generator.schema import (
+from core.contracts.raw_tables import (
     NETWORK_ELEMENTS_SCHEMA,
     REGIONS_SCHEMA,
     SUBSCRIBERS_SCHEMA,
     TARIFF_PLANS_SCHEMA,
 )
+from generator import rng as rngs
+from generator.config import SEGMENTS, SERVICES, GeneratorConfig
 
 MOBILE = SERVICES.index("4G-LTE")
 NAME_POOL = 400

@@ -29,7 +29,7 @@ from pathlib import Path
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from lakehouse.exceptions import ArtifactError, PrerequisiteError
+from core.exceptions import ArtifactError, PrerequisiteError
 
 log = logging.getLogger(__name__)
 

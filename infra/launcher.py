@@ -14,10 +14,10 @@ from pathlib import Path
 from rich.console import Console
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
+from core.exceptions import LakehouseError, PortInUseError, ServiceStartError
+from core.settings import PROJECT_ROOT, LakehouseSettings
 from infra.process import port_is_free
 from infra.services import Health, Service, build_services
-from lakehouse.exceptions import LakehouseError, PortInUseError, ServiceStartError
-from lakehouse.settings import PROJECT_ROOT, LakehouseSettings
 
 log = logging.getLogger(__name__)
 

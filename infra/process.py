@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lakehouse.exceptions import PrerequisiteError
+from core.exceptions import PrerequisiteError
 
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 

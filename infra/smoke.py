@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 from confluent_kafka.admin import AdminClient
 
-from lakehouse import clients
-from lakehouse.settings import LakehouseSettings, load_settings
+from core import clients
+from core.settings import LakehouseSettings, load_settings
 
 
 class CheckFailedError(Exception):

@@ -15,33 +15,15 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import Table
-from pyiceberg.transforms import DayTransform, IdentityTransform
 
-from generator.run import Generation
-from generator.schema import INGESTION_FIELDS, RAW_CDR_SCHEMA, RAW_TABLES
+from core.contracts.generation import GenerationSource
+from core.contracts.raw_tables import INGESTION_FIELDS, RAW_CDR_SCHEMA, RAW_TABLES, truth_namespace
+from ingestion.iceberg_tables import ensure_table
 
 log = logging.getLogger(__name__)
-# Dictionary-encoded strings are stored as plain strings; PyIceberg logs a notice on every write.
-logging.getLogger("pyiceberg.io.pyarrow").addFilter(
-    lambda record: "does not have a dictionary type" not in record.getMessage()
-)
 
 BATCH_PROPERTY = "lakehouse.batch-id"
-TABLE_PROPERTIES = {
-    "write.parquet.compression-codec": "zstd",
-    "write.target-file-size-bytes": str(256 * 1024 * 1024),
-    # Columns with few values (types, cells, results) keep dictionary pages; unique ones (ids,
-    # timestamps) give up early instead of building a large dictionary first (~17% faster).
-    "write.parquet.dict-size-bytes": str(64 * 1024),
-    # The stream commits every few seconds: keep the last metadata files, not every one.
-    "write.metadata.delete-after-commit.enabled": "true",
-    "write.metadata.previous-versions-max": "100",
-    # Two writers (batch and stream) append to raw.cdr: retry commits that lose the race.
-    "commit.retry.num-retries": "10",
-    "commit.retry.min-wait-ms": "100",
-}
 
 
 @dataclass
@@ -52,30 +34,8 @@ class LoadResult:
     skipped: list[str] = field(default_factory=list)
 
 
-def truth_namespace(namespace: str) -> str:
-    """Where the ground truth of a raw namespace lives, beside it and never inside it."""
-    return f"{namespace}_truth"
-
-
 def holds_batch(table: Table, batch_id: str) -> bool:
     return any(s.summary is not None and s.summary.get(BATCH_PROPERTY) == batch_id for s in table.snapshots())
-
-
-def ensure_table(
-    catalog: Catalog, identifier: str, schema: pa.Schema, day_partition: str | None = None
-) -> Table:
-    """Load the table, or create it (partitioned by day of ``day_partition`` if given)."""
-    try:
-        return catalog.load_table(identifier)
-    except NoSuchTableError:
-        pass
-    table = catalog.create_table(identifier, schema=schema, properties=TABLE_PROPERTIES)
-    if day_partition is not None:
-        with table.update_spec() as spec:
-            spec.add_field(day_partition, DayTransform(), f"{day_partition}_day")
-        with table.update_sort_order() as order:
-            order.asc(day_partition, IdentityTransform())
-    return table
 
 
 def _write_once(
@@ -105,8 +65,8 @@ def with_ingestion_columns(events: pa.Table, batch_id: str, source: str = "batch
 
 def load_generation(
     catalog: Catalog,
-    generation: Generation,
-    namespace: str = "raw",
+    generation: GenerationSource,
+    namespace: str,
     on_batch: Callable[[int], None] | None = None,
 ) -> LoadResult:
     """Land a whole generation in ``namespace`` (and its truth beside it), once."""

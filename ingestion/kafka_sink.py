@@ -13,13 +13,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from confluent_kafka import Producer
 
-from generator.run import Generation
-from lakehouse import clients
-from lakehouse.exceptions import ServiceUnavailableError
-from lakehouse.settings import LakehouseSettings
-
-SCHEMA_VERSION = 1
-
+from core import clients
+from core.contracts.cdr_message import KEY_FIELD, SCHEMA_VERSION
+from core.contracts.generation import GenerationSource
+from core.exceptions import ServiceUnavailableError
+from core.settings import LakehouseSettings
 
 # Backslash first, so the escapes added after it are not escaped again.
 _ESCAPES = (
@@ -68,7 +66,7 @@ def event_messages(batch: pa.RecordBatch) -> tuple[list[bytes | None], list[byte
         parts.append(_json_values(batch.column(name)))
     parts.append("}")
     values = pc.binary_join_element_wise(*parts, "")
-    keys = batch.column("served_msisdn")
+    keys = batch.column(KEY_FIELD)
     if pa.types.is_dictionary(keys.type):
         keys = keys.dictionary_decode()
     return keys.cast(pa.binary()).to_pylist(), values.cast(pa.binary()).to_pylist()
@@ -114,7 +112,7 @@ class CdrProducer:
 
 def produce_generation(
     settings: LakehouseSettings,
-    generation: Generation,
+    generation: GenerationSource,
     rate: float | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> int:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from ingestion.stream_tables import StreamTables
-from lakehouse import clients
-from lakehouse.settings import LakehouseSettings
+from core import clients
+from core.contracts.stream_tables import StreamTables
+from core.settings import LakehouseSettings
 
 # Files below this are rewritten; streamed files are a few MB, batch files are larger.
 SMALL_FILE = "32MB"
@@ -56,6 +56,5 @@ def maintain_table(settings: LakehouseSettings, name: str, older_than_hours: flo
 
 def maintain_tables(settings: LakehouseSettings, older_than_hours: float = 24.0) -> list[MaintenanceReport]:
     """Maintain every table the streaming job writes."""
-    tables = StreamTables.of(settings.stream.namespace, settings.stream.alerts_namespace)
-    names = (tables.cdr, tables.quarantine, tables.cell_windows, tables.alerts)
-    return [maintain_table(settings, name, older_than_hours) for name in names]
+    tables = StreamTables.of(settings.namespaces)
+    return [maintain_table(settings, name, older_than_hours) for name in tables.all]

@@ -11,15 +11,15 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from generator.run import Generation
-from generator.schema import CDR_EVENT_SCHEMA, DICTIONARY_COLUMNS
+from core.contracts.generation import GenerationSource
+from core.contracts.raw_tables import CDR_EVENT_SCHEMA, DICTIONARY_COLUMNS
 
 DAY = pa.field("day", pa.date32())
 REPEATING = sorted(DICTIONARY_COLUMNS | {"cause_code", "roaming", "duration_s"})
 
 
 def write_parquet(
-    generation: Generation, out_dir: Path, on_batch: Callable[[int], None] | None = None
+    generation: GenerationSource, out_dir: Path, on_batch: Callable[[int], None] | None = None
 ) -> Path:
     """Write everything under ``out_dir/<batch id>/`` and return that directory.
 

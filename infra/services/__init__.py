@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from core.settings import LakehouseSettings
 from infra.artifacts import ArtifactCache
 from infra.services.base import Health, Port, Service
 from infra.services.kafka import KafkaService
 from infra.services.minio import MinioService
 from infra.services.postgres import PostgresService
 from infra.services.trino import TrinoService
-from lakehouse.settings import LakehouseSettings
 
 # Dependency order: the catalog database and the object store before Trino; Kafka stands alone.
 SERVICE_TYPES: tuple[type[Service], ...] = (PostgresService, MinioService, TrinoService, KafkaService)

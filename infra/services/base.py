@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from core.settings import LakehouseSettings, ServiceSettings
 from infra.artifacts import ArtifactCache
 from infra.process import ManagedProcess
-from lakehouse.settings import LakehouseSettings, ServiceSettings
 
 
 @dataclass(frozen=True)

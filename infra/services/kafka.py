@@ -6,11 +6,11 @@ import base64
 import uuid
 from pathlib import Path
 
+from core import clients
+from core.exceptions import ServiceStartError
+from core.settings import KafkaSettings, LakehouseSettings
 from infra.process import run_checked
 from infra.services.base import Health, Port, Service, java_binary
-from lakehouse import clients
-from lakehouse.exceptions import ServiceStartError
-from lakehouse.settings import KafkaSettings, LakehouseSettings
 
 JVM_OPTIONS = (
     "-XX:+UseG1GC",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
+from core import clients
+from core.settings import S3Settings
 from infra.services.base import Health, Port, Service
-from lakehouse import clients
-from lakehouse.settings import S3Settings
 
 
 class MinioService(Service):

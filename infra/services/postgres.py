@@ -12,11 +12,11 @@ import shutil
 import signal
 from pathlib import Path
 
+from core import clients
+from core.exceptions import PrerequisiteError, ServiceStartError
+from core.settings import PostgresSettings
 from infra.process import apt_install, run_checked, running_as_root
 from infra.services.base import Health, Port, Service
-from lakehouse import clients
-from lakehouse.exceptions import PrerequisiteError, ServiceStartError
-from lakehouse.settings import PostgresSettings
 
 # Run the server as this OS user when the launcher runs as root: postgres refuses root.
 ROOT_RUN_USER = "postgres"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from core import clients
+from core.settings import LakehouseSettings, TrinoSettings
 from infra.services.base import Health, Port, Service, java_binary
-from lakehouse import clients
-from lakehouse.settings import LakehouseSettings, TrinoSettings
 
 # From Trino's deployment guide; the heap comes from settings (LAKEHOUSE_TRINO__HEAP).
 JVM_OPTIONS = (

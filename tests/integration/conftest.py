@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import LakehouseSettings
 from infra.launcher import Launcher
 from infra.process import free_port
-from lakehouse.settings import LakehouseSettings
 
 
 def _distinct_free_ports(count: int) -> list[int]:

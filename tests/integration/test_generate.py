@@ -8,8 +8,8 @@ from pathlib import Path
 
 from confluent_kafka import Consumer
 
-from lakehouse import clients
-from lakehouse.settings import LakehouseSettings
+from core import clients
+from core.settings import LakehouseSettings
 from tests.integration.conftest import run_cli, unique
 
 

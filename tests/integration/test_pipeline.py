@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core import clients
+from core.settings import LakehouseSettings
 from generator.config import DEFAULT_CONFIG
-from lakehouse import clients
-from lakehouse.settings import LakehouseSettings
 from tests.integration.conftest import run_cli
 
 TZ = "Africa/Algiers"

@@ -12,9 +12,9 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from core import clients
+from core.settings import LakehouseSettings
 from infra.launcher import Launcher
-from lakehouse import clients
-from lakehouse.settings import LakehouseSettings
 from tests.integration.conftest import unique
 
 

@@ -25,13 +25,14 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
+from app.stream_control import start_job
+from core import clients
+from core.settings import LakehouseSettings
 from generator.config import load_config, scale_to_rows
 from generator.run import Generation
 from infra.process import ManagedProcess, apt_install
 from ingestion.kafka_sink import CdrProducer
-from ingestion.streaming import ingested_offsets, lag, start_job
-from lakehouse import clients
-from lakehouse.settings import LakehouseSettings
+from ingestion.streaming.progress import ingested_offsets, lag
 from tests.integration.conftest import run_cli, unique
 
 pytestmark = pytest.mark.integration
@@ -69,10 +70,9 @@ def stream_settings(settings: LakehouseSettings) -> LakehouseSettings:
     one-minute alert windows judged on a small baseline."""
     return settings.model_copy(
         update={
+            "namespaces": settings.namespaces.model_copy(update={"raw": NS, "analytics": f"{NS}_analytics"}),
             "stream": settings.stream.model_copy(
                 update={
-                    "namespace": NS,
-                    "alerts_namespace": f"{NS}_analytics",
                     "trigger_seconds": 1.0,
                     "alerts": settings.stream.alerts.model_copy(
                         update={
@@ -84,7 +84,7 @@ def stream_settings(settings: LakehouseSettings) -> LakehouseSettings:
                         }
                     ),
                 }
-            )
+            ),
         }
     )
 

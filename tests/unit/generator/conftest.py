@@ -24,8 +24,7 @@ class Sample:
     incidents: pd.DataFrame
 
     def local_hour(self, frame: pd.DataFrame) -> pd.Series:
-        offset = pd.Timedelta(hours=self.config.network.utc_offset_hours)
-        return (frame["start_time"] + offset).dt.hour
+        return frame["start_time"].dt.tz_convert(self.config.time_zone).dt.hour
 
     @property
     def clean(self) -> pd.DataFrame:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from core.exceptions import ConfigError
 from generator.config import DEFAULT_CONFIG, expected_events_per_day, load_config, scale_to_rows
-from lakehouse.exceptions import ConfigError
 
 
 def _variant(tmp_path: Path, old: str, new: str) -> Path:

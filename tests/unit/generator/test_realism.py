@@ -42,7 +42,10 @@ def test_daily_curve_peaks_in_the_evening_and_sleeps_at_night(sample: Sample) ->
 
 def test_new_year_midnight_spikes_sms_and_voice(sample: Sample) -> None:
     events = sample.clean
-    local = events.start_time + pd.Timedelta(hours=sample.config.network.utc_offset_hours)
+    # Local wall-clock times, compared with naive local instants below (labelled UTC).
+    local = (
+        events.start_time.dt.tz_convert(sample.config.time_zone).dt.tz_localize(None).dt.tz_localize("UTC")
+    )
 
     def count(kind: str, start: str) -> int:
         window = (local >= pd.Timestamp(start, tz="UTC")) & (

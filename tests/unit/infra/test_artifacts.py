@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from core.exceptions import ArtifactError
 from infra.artifacts import ArtifactCache, MavenFile, Pins
-from lakehouse.exceptions import ArtifactError
 
 PAYLOAD = b"not really a jar, but bytes with a known digest\n" * 1000
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from core.exceptions import PortInUseError, PrerequisiteError, ServiceStartError
+from core.settings import LakehouseSettings, ServiceSettings
 from infra.artifacts import ArtifactCache
 from infra.launcher import Launcher
 from infra.process import free_port
 from infra.services.base import Health, Port, Service
 from infra.services.postgres import PostgresService
-from lakehouse.exceptions import PortInUseError, PrerequisiteError, ServiceStartError
-from lakehouse.settings import LakehouseSettings, ServiceSettings
 
 
 class ScriptService(Service):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from core.settings import LakehouseSettings
 from infra.services.kafka import new_cluster_id, render_server_properties
 from infra.services.trino import node_properties, render_config
-from lakehouse.settings import LakehouseSettings
 
 
 def _settings(**overrides: object) -> LakehouseSettings:

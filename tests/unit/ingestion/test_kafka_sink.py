@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from core.contracts.raw_tables import RAW_CDR_SCHEMA
 from generator.config import load_config
 from generator.run import Generation
-from generator.schema import RAW_CDR_SCHEMA
 from ingestion.kafka_sink import SCHEMA_VERSION, event_messages
 
 

@@ -124,7 +124,7 @@ NETWORK_ELEMENTS_SCHEMA = pa.schema(
     ]
 )
 
-# Table name in namespace `raw` -> schema.
+# Table name in the raw namespace (settings ``namespaces.raw``) -> schema.
 RAW_TABLES: dict[str, pa.Schema] = {
     "cdr": RAW_CDR_SCHEMA,
     "subscribers": SUBSCRIBERS_SCHEMA,
@@ -132,3 +132,8 @@ RAW_TABLES: dict[str, pa.Schema] = {
     "tariff_plans": TARIFF_PLANS_SCHEMA,
     "regions": REGIONS_SCHEMA,
 }
+
+
+def truth_namespace(raw_namespace: str) -> str:
+    """Where the generator's ground truth of a raw namespace lives: beside it, never inside it."""
+    return f"{raw_namespace}_truth"

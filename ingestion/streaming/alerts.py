@@ -25,10 +25,10 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
-from ingestion.stream_contract import SCHEMA_VERSION, TIMESTAMP_PATTERN
-from ingestion.stream_job import kafka_stream
-from ingestion.stream_tables import StreamTables
-from lakehouse.settings import AlertSettings, LakehouseSettings
+from core.contracts.cdr_message import SCHEMA_VERSION, TIMESTAMP_PATTERN
+from core.contracts.stream_tables import StreamTables
+from core.settings import AlertSettings, LakehouseSettings
+from ingestion.streaming.source import checkpoint_dir, kafka_stream
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -240,8 +240,9 @@ class AlertWriter:
 
 
 def start_alert_query(spark: SparkSession, settings: LakehouseSettings, topic: str) -> StreamingQuery:
-    tables = StreamTables.of(settings.stream.namespace, settings.stream.alerts_namespace)
-    checkpoint = settings.checkpoints_dir / topic / "alerts"
+    """Start the alerts query on ``topic`` from its checkpoint."""
+    tables = StreamTables.of(settings.namespaces)
+    checkpoint = checkpoint_dir(settings, topic, "alerts")
     return (
         cell_windows(kafka_stream(spark, settings, topic), settings.stream.alerts)
         .writeStream.queryName(f"alerts:{topic}")

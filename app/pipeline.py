@@ -10,12 +10,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from app.transform import run_dbt
+from core import clients
+from core.exceptions import GateFailedError
+from core.settings import LakehouseSettings
 from expectations.gates import GateResult, run_gate
 from expectations.suites import Thresholds, analytics_suites, clean_suites, raw_suite
-from lakehouse import clients
-from lakehouse.exceptions import GateFailedError
-from lakehouse.settings import LakehouseSettings
-from lakehouse.transform import run_dbt
 
 log = logging.getLogger(__name__)
 QUALITY_SCHEMA = "quality"

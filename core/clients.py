@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from minio import Minio
     from pyiceberg.catalog.sql import SqlCatalog
 
-    from lakehouse.settings import LakehouseSettings
+    from core.settings import LakehouseSettings
 
 
 def iceberg_properties(settings: LakehouseSettings) -> dict[str, str]:

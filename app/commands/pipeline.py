@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from lakehouse.settings import load_settings
+from core.settings import load_settings
 
 out = Console()
 
@@ -18,8 +18,8 @@ def pipeline(
     ] = 0.05,
 ) -> None:
     """Raw gate, dbt clean, clean gate, dbt analytics, analytics gate - stopping at the first failure."""
+    from app.pipeline import run_pipeline
     from expectations.suites import Thresholds
-    from lakehouse.pipeline import run_pipeline
 
     def say(message: str) -> None:
         out.print(message, markup=False, highlight=False)  # "[raw gate]" is text, not markup
@@ -31,7 +31,7 @@ def pipeline(
 
 def dbt(ctx: typer.Context) -> None:
     """Run dbt on dbt_project/ with the lakehouse's settings, e.g. `lakehouse dbt run`."""
-    from lakehouse.transform import run_dbt
+    from app.transform import run_dbt
 
     run_dbt(load_settings(), ctx.args)
 

@@ -1,12 +1,8 @@
-"""The streaming job: Kafka CDR topic -> ``raw.cdr`` exactly once, rejects to quarantine + DLQ.
+"""The CDR query: Kafka CDR topic -> ``raw.cdr`` exactly once, rejects to quarantine + DLQ.
 
-Exactly once: each Iceberg commit records, in its snapshot summary, the Kafka offsets it
-covers (``lakehouse.kafka-offsets.<topic>``). A micro-batch replayed after a crash (Spark
-re-runs the last batch whose end it did not checkpoint) keeps only records past those offsets,
-so a record is in the table once whether the crash came before or after the commit. The check
-reads the table, not the checkpoint: it holds even if the checkpoint is lost.
-
-The second query (``ingestion.alerts``) computes windowed KPIs per cell and raises alerts.
+Exactly once comes from the offsets ledger (``ingestion.streaming.ledger``): every commit
+records the Kafka offsets it covers, and a micro-batch replayed after a crash keeps only the
+records past them. The second query (``ingestion.streaming.alerts``) computes windowed KPIs.
 """
 
 from __future__ import annotations
@@ -18,10 +14,17 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
-from ingestion.stream_contract import event_column_names, parse, typed_columns
-from ingestion.stream_tables import StreamTables
-from ingestion.streaming import batch_end_offsets
-from lakehouse.settings import LakehouseSettings
+from core.contracts.stream_tables import StreamTables
+from core.settings import LakehouseSettings
+from ingestion.streaming.contract import event_column_names, parse, typed_columns
+from ingestion.streaming.ledger import (
+    Offsets,
+    batch_end_offsets,
+    committed_offsets,
+    not_yet_in,
+    offsets_property,
+)
+from ingestion.streaming.source import checkpoint_dir, kafka_stream
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -30,35 +33,6 @@ if TYPE_CHECKING:
     from pyspark.sql.streaming import StreamingQuery
 
 log = logging.getLogger(__name__)
-
-OFFSETS_PROPERTY = "lakehouse.kafka-offsets"
-Offsets = dict[int, int]  # partition -> next offset to take
-
-
-def offsets_property(topic: str) -> str:
-    return f"{OFFSETS_PROPERTY}.{topic}"
-
-
-def committed_offsets(spark: SparkSession, table: str, topic: str) -> Offsets:
-    """Offsets of ``topic`` already in ``table``: from the newest snapshot that recorded them."""
-    key = offsets_property(topic)
-    rows = (
-        spark.table(f"{table}.snapshots")
-        .where(F.col("summary").getItem(key).isNotNull())
-        .orderBy(F.col("committed_at").desc())
-        .select(F.col("summary").getItem(key).alias("offsets"))
-        .limit(1)
-        .collect()
-    )
-    return {int(p): int(o) for p, o in json.loads(rows[0]["offsets"]).items()} if rows else {}
-
-
-def _not_yet_in(offsets: Offsets) -> Column:
-    """Records past ``offsets`` (all records when nothing was committed)."""
-    start = F.lit(0)
-    for partition, offset in offsets.items():
-        start = F.when(F.col("partition") == partition, F.lit(offset)).otherwise(start)
-    return F.col("offset") >= start
 
 
 class CdrWriter:
@@ -101,8 +75,8 @@ class CdrWriter:
         ).persist()
         try:
             # Rows not already in their table (a replayed batch may be partly committed).
-            new_cdr = valid & _not_yet_in(self._committed(spark, self.tables.cdr))
-            new_rejects = ~valid & _not_yet_in(self._committed(spark, self.tables.quarantine))
+            new_cdr = valid & not_yet_in(self._committed(spark, self.tables.cdr))
+            new_rejects = ~valid & not_yet_in(self._committed(spark, self.tables.quarantine))
             accepted, rejected = parsed.where(new_cdr), parsed.where(new_rejects)
             counts = parsed.agg(F.count(F.when(new_cdr, 1)), F.count(F.when(new_rejects, 1))).first()
             landed, quarantined = int(counts[0]), int(counts[1])
@@ -174,21 +148,10 @@ def _quarantine_columns() -> list[Column | str]:
     ]
 
 
-def kafka_stream(spark: SparkSession, settings: LakehouseSettings, topic: str) -> DataFrame:
-    """The CDR topic as a streaming DataFrame (from the earliest offset on first start)."""
-    return (
-        spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", settings.kafka.bootstrap_servers)
-        .option("subscribe", topic)
-        .option("startingOffsets", "earliest")
-        .option("maxOffsetsPerTrigger", settings.stream.max_offsets_per_trigger)
-        .load()
-    )
-
-
 def start_cdr_query(spark: SparkSession, settings: LakehouseSettings, topic: str) -> StreamingQuery:
-    tables = StreamTables.of(settings.stream.namespace, settings.stream.alerts_namespace)
-    checkpoint = settings.checkpoints_dir / topic / "cdr"
+    """Start the CDR query on ``topic`` from its checkpoint (the earliest offset on first start)."""
+    tables = StreamTables.of(settings.namespaces)
+    checkpoint = checkpoint_dir(settings, topic, "cdr")
     return (
         kafka_stream(spark, settings, topic)
         .writeStream.queryName(f"cdr:{topic}")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.exceptions import ConfigError
-from lakehouse.settings import GENERATED_SECRETS, ensure_local_secrets, load_settings
+from core.exceptions import ConfigError
+from core.settings import GENERATED_SECRETS, ensure_local_secrets, load_settings
 
 
 @pytest.fixture(autouse=True)

@@ -15,15 +15,18 @@ import os
 import secrets
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from lakehouse.exceptions import ENV_PREFIX, ConfigError
+from core.exceptions import ENV_PREFIX, ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 DEFAULT_ENV_FILE = PROJECT_ROOT / ".env"
+# The generated network (default config: Algeria) is on Algiers time, UTC+1 all year.
+DEFAULT_TIME_ZONE = "Africa/Algiers"
 
 
 def _default_cache_dir() -> Path:
@@ -139,6 +142,22 @@ class AlertSettings(BaseModel):
     baseline_windows: int = Field(8, ge=1, le=1440, description="Past windows the baseline averages.")
 
 
+_NAME = r"^[a-z][a-z0-9_]*$"
+
+
+class NamespaceSettings(BaseModel):
+    """Iceberg namespaces (Trino schemas) of the layers; dbt builds into the same names."""
+
+    raw: str = Field("raw", pattern=_NAME, description="Landed CDRs and reference data, as received.")
+    staging: str = Field("staging", pattern=_NAME, description="dbt views: renamed and typed raw.")
+    intermediate: str = Field(
+        "intermediate", pattern=_NAME, description="dbt intermediates readers never query."
+    )
+    clean: str = Field("clean", pattern=_NAME, description="Valid, pseudonymised records (gated).")
+    analytics: str = Field("analytics", pattern=_NAME, description="Star schema and KPI marts (gated).")
+    quality: str = Field("quality", pattern=_NAME, description="What the gates judge (pending rows).")
+
+
 class StreamSettings(BaseModel):
     """The Spark Structured Streaming job (Kafka -> Iceberg) and the live producer."""
 
@@ -147,8 +166,6 @@ class StreamSettings(BaseModel):
     driver_memory: str = Field("1g", pattern=r"^\d+[mg]$", description="Spark driver heap, e.g. 1g")
     trigger_seconds: float = Field(5.0, gt=0, le=3600, description="Micro-batch trigger interval.")
     max_offsets_per_trigger: int = Field(500_000, ge=100, description="Kafka records per micro-batch.")
-    namespace: str = Field("raw", pattern=r"^[a-z][a-z0-9_]*$", description="Where cdr/quarantine live.")
-    alerts_namespace: str = Field("analytics", pattern=r"^[a-z][a-z0-9_]*$")
     rate: float = Field(2000.0, gt=0, description="Live producer events/s (`make stream`).")
     alerts: AlertSettings = AlertSettings()
 
@@ -157,7 +174,7 @@ class CatalogSettings(BaseModel):
     """The Iceberg catalog shared by Trino, PyIceberg and Spark."""
 
     # The JDBC catalog name must be identical in all engines, or each sees different tables.
-    name: str = Field("lakehouse", pattern=r"^[a-z][a-z0-9_]*$")
+    name: str = Field("lakehouse", pattern=_NAME)
 
 
 class ArtifactSettings(BaseModel):
@@ -187,7 +204,23 @@ class LakehouseSettings(BaseSettings):
     catalog: CatalogSettings = CatalogSettings()
     artifacts: ArtifactSettings = ArtifactSettings()
     stream: StreamSettings = StreamSettings()
+    namespaces: NamespaceSettings = NamespaceSettings()
+    time_zone: str = Field(
+        DEFAULT_TIME_ZONE,
+        description="IANA zone of the network's local time: daily KPIs are per local day.",
+    )
     pseudonym_key: SecretStr = Field(SecretStr(""), description="HMAC key for subscriber pseudonyms.")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown IANA time zone {value!r} (e.g. Africa/Algiers, Europe/Paris)"
+            ) from None
+        return value
 
     @field_validator("home", "cache_dir", mode="after")
     @classmethod

@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
-from lakehouse.exceptions import LakehouseError
+from core.exceptions import LakehouseError
 
 app = typer.Typer(
     name="lakehouse",
@@ -24,7 +24,7 @@ app = typer.Typer(
     add_completion=False,
 )
 err = Console(stderr=True)
-_OURS = ("lakehouse", "infra", "generator", "ingestion", "expectations")
+_OURS = ("app", "core", "infra", "generator", "ingestion", "expectations")
 
 
 @app.callback()
@@ -41,9 +41,10 @@ def _configure(
 
 
 def _register() -> None:
-    from generator import cli as generator_cli
-    from infra import cli as infra_cli
-    from lakehouse import pipeline_cli, stream_cli
+    from app.commands import generate as generator_cli
+    from app.commands import pipeline as pipeline_cli
+    from app.commands import stack as infra_cli
+    from app.commands import stream as stream_cli
 
     infra_cli.register(app)
     generator_cli.register(app)

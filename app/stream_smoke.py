@@ -1,4 +1,4 @@
-"""Check `make stream` from the outside, as a user would (`python -m ingestion.stream_smoke`).
+"""Check `make stream` from the outside, as a user would (`python -m app.stream_smoke`).
 
 ``arrive``: streamed events become visible in ``raw.cdr`` through Trino; prints how soon.
 ``landed``: after `make pipeline`, those events are in the clean layer, nearly all accepted.
@@ -13,8 +13,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lakehouse import clients
-from lakehouse.settings import LakehouseSettings, load_settings
+from core import clients
+from core.settings import LakehouseSettings, load_settings
 
 MIN_ROWS = 10_000
 TIMEOUT_SECONDS = 300
@@ -32,7 +32,7 @@ def arrive(settings: LakehouseSettings) -> str:
     began = time.monotonic()
     first_seen = None
     sql = (
-        f"SELECT count(*) FROM {settings.stream.namespace}.cdr "
+        f"SELECT count(*) FROM {settings.namespaces.raw}.cdr "
         f"WHERE source = 'stream' AND ingested_at >= from_iso8601_timestamp('{since.isoformat()}')"
     )
     while time.monotonic() - began < TIMEOUT_SECONDS:
@@ -64,7 +64,7 @@ def landed(settings: LakehouseSettings) -> str:
 def main() -> int:
     checks = {"arrive": arrive, "landed": landed}
     if len(sys.argv) != 2 or sys.argv[1] not in checks:
-        raise SystemExit(f"usage: python -m ingestion.stream_smoke {{{'|'.join(checks)}}}")
+        raise SystemExit(f"usage: python -m app.stream_smoke {{{'|'.join(checks)}}}")
     print(f"ok: {checks[sys.argv[1]](load_settings())}")
     return 0
 

@@ -1,8 +1,8 @@
-"""The CDR message contract on Kafka (JSON, schema version 1) as Spark expressions.
+"""The CDR message contract (``core.contracts.cdr_message``) as Spark expressions.
 
 Every field is first read as text, whatever its JSON type, then checked and cast one by one:
 a message is rejected with the first reason found, and nothing of it is lost (the quarantine
-keeps the raw bytes). What the raw layer accepts is the raw contract (``generator/schema.py``):
+keeps the raw bytes). What the raw layer accepts is the raw contract (``core/contracts/raw_tables.py``):
 business rules (unknown cells, impossible times, null subscriber) are the clean layer's job, so a
 streamed row and a batch row of the same event are the same row.
 """
@@ -14,20 +14,13 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 from pyspark.sql import functions as F
 
-from generator.schema import CDR_EVENT_FIELDS
+from core.contracts.cdr_message import REQUIRED_FIELDS, SCHEMA_VERSION, TIMESTAMP_PATTERN, message_fields
+from core.contracts.raw_tables import CDR_EVENT_FIELDS
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
-SCHEMA_VERSION = 1
 CORRUPT = "_corrupt_record"
-# Without these a row cannot be told apart or interpreted at all.
-REQUIRED = ("schema_version", "record_id")
-
-# ISO-8601 with a zone, as the producer writes it: 2026-01-02T13:09:25.345145Z
-TIMESTAMP_PATTERN = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
-)
 # How a JSON value's text must look to be cast to the contract's type.
 _PATTERNS = {
     pa.int16(): r"^-?[0-9]{1,5}$",
@@ -46,11 +39,6 @@ _SPARK_TYPES = {
 }
 
 
-def message_fields() -> list[tuple[str, pa.DataType]]:
-    """(name, type) of every field of a version-1 message, in contract order."""
-    return [("schema_version", pa.int32()), *((f.name, f.type) for f in CDR_EVENT_FIELDS)]
-
-
 def _text_schema() -> str:
     names = [name for name, _ in message_fields()]
     return ", ".join(f"`{name}` string" for name in [*names, CORRUPT])
@@ -61,7 +49,7 @@ def rejection_reason(fields: Column) -> Column:
     checks: list[tuple[Column, Column]] = [
         (fields.isNull() | fields[CORRUPT].isNotNull(), F.lit("invalid_json: not a JSON object")),
     ]
-    for name in REQUIRED:
+    for name in REQUIRED_FIELDS:
         checks.append((fields[name].isNull(), F.lit(f"missing_field: {name}")))
     checks.append(
         (

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from core.settings import load_settings
 from generator.live import Pace
-from lakehouse.settings import load_settings
 
 out = Console()
 stream_app = typer.Typer(help="Live CDRs: Kafka -> Spark Structured Streaming -> Iceberg, with alerts.")
@@ -26,7 +26,8 @@ def start(
     """Start the streaming job and the live producer in the background."""
     import time
 
-    from ingestion.streaming import StreamProcesses, processed_offsets
+    from app.stream_control import StreamProcesses
+    from ingestion.streaming.progress import processed_offsets
 
     settings = load_settings()
     topic = settings.kafka.cdr_topic
@@ -43,7 +44,7 @@ def start(
         deadline = time.monotonic() + FIRST_BATCH_TIMEOUT
         while sum(processed_offsets(settings, topic).values()) <= before and time.monotonic() < deadline:
             time.sleep(0.5)
-    table = f"iceberg.{settings.stream.namespace}.cdr"
+    table = f"{settings.trino.catalog}.{settings.namespaces.raw}.cdr"
     if sum(processed_offsets(settings, topic).values()) > before:
         out.print(f"events landing in {table} ({time.monotonic() - began:.0f} s after start)")
     else:
@@ -54,7 +55,7 @@ def start(
 @stream_app.command()
 def stop() -> None:
     """Stop the live producer, then the streaming job."""
-    from ingestion.streaming import StreamProcesses
+    from app.stream_control import StreamProcesses
 
     stopped = StreamProcesses(load_settings()).stop()
     out.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was streaming")
@@ -65,9 +66,12 @@ def run(
     topic: Annotated[str | None, typer.Option(help="CDR topic (default: kafka.cdr_topic).")] = None,
 ) -> None:
     """Run the streaming job in the foreground (what `stream start` runs in the background)."""
-    from ingestion.streaming import run_job
+    from infra.spark_runtime import ensure_spark_runtime
+    from ingestion.streaming.job import run_job
 
-    run_job(load_settings(), topic)
+    settings = load_settings()
+    runtime = ensure_spark_runtime(settings)
+    run_job(settings, runtime.java_home, runtime.jars, topic)
 
 
 @stream_app.command()
@@ -87,13 +91,16 @@ def produce(
 ) -> None:
     """Send live CDRs to Kafka at a set rate (foreground)."""
     from generator.config import load_config
-    from generator.live import run_live
+    from generator.live import live_events
     from ingestion.kafka_sink import CdrProducer
 
     settings = load_settings()
-    cfg = load_config(config, seed=seed)
+    cfg = load_config(config, seed=seed, time_zone=settings.time_zone)
     producer = CdrProducer(settings, topic)
-    sent = run_live(producer, cfg, rate or settings.stream.rate, pace, limit=events, event_seed=event_seed)
+    sent = 0
+    for part in live_events(cfg, rate or settings.stream.rate, pace, limit=events, event_seed=event_seed):
+        sent += producer.send(part)
+    producer.flush()
     out.print(f"sent {sent:,} events to {producer.topic}")
 
 

@@ -1,18 +1,13 @@
-"""Iceberg tables the streaming job writes besides ``raw.cdr``, created once with PyIceberg.
-
-PyIceberg creates every table of the project (batch and stream alike), so types, partitioning
-and table properties come from one place.
-"""
+"""Tables the streaming job writes besides ``raw.cdr``: quarantine and real-time KPIs and alerts."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import pyarrow as pa
-from pyiceberg.catalog import Catalog
 
-from generator.schema import RAW_CDR_SCHEMA, TS, doc_field
-from ingestion.iceberg_batch import TABLE_PROPERTIES, ensure_table
+from core.contracts.raw_tables import TS, doc_field
+from core.settings import NamespaceSettings
 
 QUARANTINE_SCHEMA = pa.schema(
     [
@@ -69,27 +64,15 @@ class StreamTables:
     alerts: str
 
     @classmethod
-    def of(cls, namespace: str, alerts_namespace: str) -> StreamTables:
+    def of(cls, namespaces: NamespaceSettings) -> StreamTables:
+        """The stream's tables: CDRs and rejects in the raw layer, real-time KPIs in analytics."""
         return cls(
-            cdr=f"{namespace}.cdr",
-            quarantine=f"{namespace}.cdr_quarantine",
-            cell_windows=f"{alerts_namespace}.realtime_cell_windows",
-            alerts=f"{alerts_namespace}.realtime_alerts",
+            cdr=f"{namespaces.raw}.cdr",
+            quarantine=f"{namespaces.raw}.cdr_quarantine",
+            cell_windows=f"{namespaces.analytics}.realtime_cell_windows",
+            alerts=f"{namespaces.analytics}.realtime_alerts",
         )
 
-
-def ensure_stream_tables(catalog: Catalog, tables: StreamTables) -> None:
-    """Create the namespaces and tables the job writes, if missing."""
-    for name in {t.split(".")[0] for t in (tables.cdr, tables.alerts)}:
-        catalog.create_namespace_if_not_exists(name)
-    created = [
-        ensure_table(catalog, tables.cdr, RAW_CDR_SCHEMA, day_partition="start_time"),
-        ensure_table(catalog, tables.quarantine, QUARANTINE_SCHEMA, day_partition="quarantined_at"),
-        ensure_table(catalog, tables.cell_windows, CELL_WINDOW_SCHEMA, day_partition="window_start"),
-        ensure_table(catalog, tables.alerts, ALERT_SCHEMA, day_partition="window_start"),
-    ]
-    for table in created:  # tables made before these properties existed get them now
-        missing = {k: v for k, v in TABLE_PROPERTIES.items() if table.properties.get(k) != v}
-        if missing:
-            with table.transaction() as tx:
-                tx.set_properties(missing)
+    @property
+    def all(self) -> tuple[str, str, str, str]:
+        return (self.cdr, self.quarantine, self.cell_windows, self.alerts)

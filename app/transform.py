@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from lakehouse.exceptions import TransformError
-from lakehouse.settings import PROJECT_ROOT, LakehouseSettings
+from core.exceptions import TransformError
+from core.settings import PROJECT_ROOT, LakehouseSettings
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 

@@ -9,9 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from core.settings import ensure_local_secrets, load_settings
 from infra.launcher import Launcher, ServiceStatus
 from infra.services import SERVICE_NAMES
-from lakehouse.settings import ensure_local_secrets, load_settings
 
 out = Console()
 
@@ -51,7 +51,7 @@ def up() -> None:
 
 def down() -> None:
     """Stop the streaming job and producer if running, then every managed service (data is kept)."""
-    from ingestion.streaming import StreamProcesses
+    from app.stream_control import StreamProcesses
 
     settings = load_settings()
     stopped = StreamProcesses(settings).stop() + Launcher(settings).down()
@@ -60,7 +60,7 @@ def down() -> None:
 
 def status() -> None:
     """Show each service (mode, pid, ports, health, memory, endpoint) and the stream's processes."""
-    from ingestion.streaming import StreamProcesses
+    from app.stream_control import StreamProcesses
 
     settings = load_settings()
     print_status(Launcher(settings).status())

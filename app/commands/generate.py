@@ -1,4 +1,4 @@
-"""`lakehouse generate`: make CDRs and land them in Iceberg, Parquet or Kafka."""
+"""`lakehouse generate`: make CDRs (``generator``) and land them with a sink (``ingestion``)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from core.settings import LakehouseSettings, load_settings
 from generator.config import GeneratorConfig, load_config, scale_to_rows
 from generator.run import Generation
-from lakehouse.settings import load_settings
 
 out = Console()
 
@@ -46,7 +46,9 @@ def generate(
     start: Annotated[datetime | None, typer.Option(help="First local day, e.g. 2025-12-29.")] = None,
     subscribers: Annotated[int | None, typer.Option(help="Number of subscribers.")] = None,
     rows: Annotated[int | None, typer.Option(help="Approximate total events (scales traffic rates).")] = None,
-    namespace: Annotated[str, typer.Option(help="Iceberg namespace (iceberg target).")] = "raw",
+    namespace: Annotated[
+        str | None, typer.Option(help="Iceberg namespace (iceberg target; default: namespaces.raw).")
+    ] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory (parquet target).")] = Path(
         "data"
     ),
@@ -54,11 +56,14 @@ def generate(
     report: Annotated[Path | None, typer.Option(help="Also write the run's report as JSON here.")] = None,
 ) -> None:
     """Generate CDRs (voice, SMS, data) with reference data, incidents and defects."""
-    cfg = load_config(config, seed=seed, days=days, start=start, subscribers=subscribers)
+    settings = load_settings()
+    cfg = load_config(
+        config, seed=seed, days=days, start=start, subscribers=subscribers, time_zone=settings.time_zone
+    )
     if rows is not None:
         cfg = scale_to_rows(cfg, rows)
     generation = Generation(cfg)
-    _run(generation, cfg, to, namespace, output, rate)
+    _run(settings, generation, cfg, to, namespace or settings.namespaces.raw, output, rate)
     summary = generation.report.as_dict()
     out.print_json(json.dumps(summary))
     if report is not None:
@@ -66,7 +71,13 @@ def generate(
 
 
 def _run(
-    generation: Generation, cfg: GeneratorConfig, to: Target, namespace: str, output: Path, rate: float | None
+    settings: LakehouseSettings,
+    generation: Generation,
+    cfg: GeneratorConfig,
+    to: Target,
+    namespace: str,
+    output: Path,
+    rate: float | None,
 ) -> None:
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -84,11 +95,11 @@ def _run(
             progress.update(task, advance=1, rows=progress.tasks[task].fields["rows"] + batch_rows)
 
         if to is Target.iceberg:
+            from core import clients
             from ingestion.iceberg_batch import load_generation
-            from lakehouse import clients
 
             result = load_generation(
-                clients.iceberg_catalog(load_settings()), generation, namespace, on_batch=advance
+                clients.iceberg_catalog(settings), generation, namespace, on_batch=advance
             )
             progress.stop()
             if "cdr" in result.skipped:
@@ -106,7 +117,6 @@ def _run(
         else:
             from ingestion.kafka_sink import produce_generation
 
-            settings = load_settings()
             sent = produce_generation(settings, generation, rate=rate, on_batch=advance)
             progress.stop()
             out.print(f"sent {sent:,} events to {settings.kafka.cdr_topic}")

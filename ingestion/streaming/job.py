@@ -1,0 +1,77 @@
+"""The streaming job: the CDR and alert queries in one Spark driver, restarted when they fail.
+
+Run in the foreground by ``lakehouse stream run``; ``make stream`` starts that command in the
+background (``app.stream_control``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core import clients
+from core.contracts.stream_tables import StreamTables
+from core.settings import LakehouseSettings
+from ingestion.streaming.alerts import start_alert_query
+from ingestion.streaming.progress import ready_file
+from ingestion.streaming.session import spark_session
+from ingestion.streaming.tables import ensure_stream_tables
+from ingestion.streaming.writer import start_cdr_query
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+    from pyspark.sql.streaming import StreamingQuery
+
+log = logging.getLogger(__name__)
+
+RESTART_PAUSE_SECONDS = 5.0
+WATCH_SECONDS = 30  # at most this long between checks that every query runs
+
+QueryStarter = Callable[["SparkSession", LakehouseSettings, str], "StreamingQuery"]
+
+
+def run_job(
+    settings: LakehouseSettings, java_home: Path, jars: Sequence[Path], topic: str | None = None
+) -> None:
+    """Run the CDR and alert queries until stopped, restarting a query that fails.
+
+    A query that dies (a broker restart, a lost commit race beyond Iceberg's retries, or
+    SPARK-55271: Spark 4.1.1's Kafka source fails the progress report of the batch it replays
+    after a restart, once the batch is committed) resumes from its checkpoint after a pause:
+    exactly once still holds, and bad input never gets here, since it is quarantined by the
+    CDR query rather than raised.
+    """
+    from pyspark.errors import StreamingQueryException
+
+    topic = topic or settings.kafka.cdr_topic
+    tables = StreamTables.of(settings.namespaces)
+    ensure_stream_tables(clients.iceberg_catalog(settings), tables)
+    spark = spark_session(settings, f"cdr-stream:{topic}", java_home, jars)
+    starters: dict[str, QueryStarter] = {"cdr": start_cdr_query}
+    if settings.stream.alerts.enabled:
+        starters["alerts"] = start_alert_query
+    queries = {name: start(spark, settings, topic) for name, start in starters.items()}
+    marker = ready_file(settings, topic)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"topic": topic, "queries": {n: str(q.id) for n, q in queries.items()}}))
+    log.info("streaming %s into %s (trigger %ss)", topic, tables.cdr, settings.stream.trigger_seconds)
+    try:
+        while True:
+            # Reset first, then look at every query: a query that ended while another was
+            # being restarted is still seen (resetTerminated forgets which one ended).
+            spark.streams.resetTerminated()
+            for name, query in list(queries.items()):
+                if query.isActive:
+                    continue
+                log.error("query %s stopped: %s; restarting from its checkpoint", name, query.exception())
+                time.sleep(RESTART_PAUSE_SECONDS)
+                queries[name] = starters[name](spark, settings, topic)
+            with contextlib.suppress(StreamingQueryException):  # handled on the next turn
+                spark.streams.awaitAnyTermination(WATCH_SECONDS)
+    finally:
+        marker.unlink(missing_ok=True)

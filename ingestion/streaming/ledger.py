@@ -1,0 +1,93 @@
+"""The offsets ledger: which Kafka records are already in a table, read from the table itself.
+
+Each commit of the CDR query records, in its Iceberg snapshot summary, the next offset per
+partition it covers (``lakehouse.kafka-offsets.<topic>``). A micro-batch replayed after a crash
+keeps only the records past those offsets (:func:`not_yet_in`), so a record lands once whether
+the crash came before or after the commit, even if the checkpoint is lost.
+
+Spark's own checkpoint says where a batch ends (:func:`batch_end_offsets`) and which batches are
+complete (:func:`processed_offsets`): both are files, read without a Spark job.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, SparkSession
+
+OFFSETS_PROPERTY = "lakehouse.kafka-offsets"
+Offsets = dict[int, int]  # partition -> next offset to take
+
+
+def offsets_property(topic: str) -> str:
+    """Snapshot-summary key holding the offsets of ``topic`` a commit covers."""
+    return f"{OFFSETS_PROPERTY}.{topic}"
+
+
+def parse_offsets(recorded: str | None) -> Offsets:
+    """Offsets as recorded in a summary (JSON object of partition -> offset); {} when absent."""
+    return {int(p): int(o) for p, o in json.loads(recorded or "{}").items()}
+
+
+def merge_offsets(*ledgers: Offsets) -> Offsets:
+    """The furthest offset per partition over several ledgers (e.g. cdr and quarantine)."""
+    merged: Offsets = {}
+    for ledger in ledgers:
+        for partition, offset in ledger.items():
+            merged[partition] = max(merged.get(partition, 0), offset)
+    return merged
+
+
+def not_yet_in(offsets: Offsets) -> Column:
+    """Spark filter: records past ``offsets`` (all records when nothing was committed)."""
+    from pyspark.sql import functions as F
+
+    start = F.lit(0)
+    for partition, offset in offsets.items():
+        start = F.when(F.col("partition") == partition, F.lit(offset)).otherwise(start)
+    return F.col("offset") >= start
+
+
+def committed_offsets(spark: SparkSession, table: str, topic: str) -> Offsets:
+    """Offsets of ``topic`` already in ``table``: from the newest snapshot that recorded them."""
+    from pyspark.sql import functions as F
+
+    key = offsets_property(topic)
+    rows = (
+        spark.table(f"{table}.snapshots")
+        .where(F.col("summary").getItem(key).isNotNull())
+        .orderBy(F.col("committed_at").desc())
+        .select(F.col("summary").getItem(key).alias("offsets"))
+        .limit(1)
+        .collect()
+    )
+    return parse_offsets(rows[0]["offsets"]) if rows else {}
+
+
+def batch_end_offsets(checkpoint: Path, batch_id: int, topic: str) -> Offsets:
+    """Next offset per partition after micro-batch ``batch_id``, from the query's offset log.
+
+    Spark writes ``offsets/<id>`` before it runs the batch (and finds it again on a replay);
+    line 3 holds the source's end offsets, ``{"<topic>": {"<partition>": <next offset>}}``.
+    Reading it costs no Spark job, unlike a max(offset) over the batch.
+    """
+    lines = (checkpoint / "offsets" / str(batch_id)).read_text().splitlines()
+    return parse_offsets(json.dumps(json.loads(lines[2]).get(topic, {})))
+
+
+def processed_offsets(checkpoint: Path, topic: str) -> Offsets:
+    """Next offset per partition after the query's last completed micro-batch.
+
+    A batch is in the commit log (``commits/<id>``) only once every write of the batch (DLQ,
+    quarantine, raw.cdr) is done, unlike a single table's snapshot marker.
+    """
+    done = [int(p.name) for p in (checkpoint / "commits").glob("*") if p.name.isdigit()]
+    return batch_end_offsets(checkpoint, max(done), topic) if done else {}
+
+
+def lag(end_offsets: Offsets, processed: Offsets) -> int:
+    """Records up to ``end_offsets`` not yet covered by ``processed``."""
+    return sum(max(0, end - processed.get(p, 0)) for p, end in end_offsets.items())

@@ -1,0 +1,62 @@
+"""How far the streaming job is: offsets processed, offsets in the tables, and lag.
+
+Read from outside the job (``make stream``, ``make status``, benchmarks, tests): the checkpoint
+files, the tables' snapshot summaries and the topic's end offsets. No Spark needed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core import clients
+from core.contracts.stream_tables import StreamTables
+from core.settings import LakehouseSettings
+from ingestion.streaming import ledger
+from ingestion.streaming.source import checkpoint_dir
+
+
+def topic_end_offsets(settings: LakehouseSettings, topic: str) -> ledger.Offsets:
+    """Next offset to be written, per partition of ``topic``."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(
+        clients.kafka_config(settings, **{"group.id": "lakehouse-lag", "enable.auto.commit": False})
+    )
+    try:
+        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+        return {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions
+        }
+    finally:
+        consumer.close()
+
+
+def ingested_offsets(settings: LakehouseSettings, topic: str) -> ledger.Offsets:
+    """Offsets of ``topic`` the job has committed to Iceberg (cdr or quarantine), per partition."""
+    tables = StreamTables.of(settings.namespaces)
+    catalog = clients.iceberg_catalog(settings)
+    key = ledger.offsets_property(topic)
+    recorded: list[ledger.Offsets] = []
+    for name in (tables.cdr, tables.quarantine):
+        if not catalog.table_exists(name):
+            continue
+        snapshots = sorted(catalog.load_table(name).snapshots(), key=lambda s: s.timestamp_ms, reverse=True)
+        newest = next((s.summary.get(key) for s in snapshots if s.summary and s.summary.get(key)), None)
+        recorded.append(ledger.parse_offsets(newest))
+    return ledger.merge_offsets(*recorded)
+
+
+def processed_offsets(settings: LakehouseSettings, topic: str) -> ledger.Offsets:
+    """Next offset per partition after the CDR query's last completed micro-batch."""
+    return ledger.processed_offsets(checkpoint_dir(settings, topic, "cdr"), topic)
+
+
+def lag(settings: LakehouseSettings, topic: str | None = None) -> int:
+    """Records on the topic the streaming job has not yet fully processed."""
+    topic = topic or settings.kafka.cdr_topic
+    return ledger.lag(topic_end_offsets(settings, topic), processed_offsets(settings, topic))
+
+
+def ready_file(settings: LakehouseSettings, topic: str | None = None) -> Path:
+    """Exists while a job's queries run on ``topic`` (written by the job, awaited by its starter)."""
+    return settings.run_dir / f"stream-job.{topic or settings.kafka.cdr_topic}.ready"
