@@ -8,6 +8,7 @@ the producer first, then the job (SIGTERM: Spark stops its queries between micro
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,9 +17,11 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 from core.exceptions import ServiceStartError
 from core.settings import LakehouseSettings
 from infra.process import ManagedProcess
-from ingestion.streaming.progress import ready_file
+from ingestion.streaming.progress import processed_offsets, ready_file
 
 JOB, PRODUCER = "stream-job", "stream-producer"
+# A fresh JVM's first micro-batch is the slow one (class loading, JIT).
+FIRST_BATCH_TIMEOUT = 180
 
 
 def lakehouse_argv(*args: str) -> list[str]:
@@ -80,6 +83,20 @@ class StreamProcesses:
         if not self.producer.is_running():
             argv = lakehouse_argv("stream", "produce", "--rate", str(rate), "--pace", pace)
             self.producer.start(argv, env=self.settings.to_env())
+
+    def wait_for_first_commit(self, timeout: float = FIRST_BATCH_TIMEOUT) -> bool:
+        """Wait until the job commits a micro-batch past where it stood; False on timeout.
+
+        So that, when `make stream` returns, events are visible.
+        """
+        topic = self.settings.kafka.cdr_topic
+        before = sum(processed_offsets(self.settings, topic).values())
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if sum(processed_offsets(self.settings, topic).values()) > before:
+                return True
+            time.sleep(0.5)
+        return False
 
     def stop(self) -> list[str]:
         """Stop the producer, then the job. Returns the names that were running."""

@@ -1,6 +1,6 @@
 """Native processes of the stack: spawn, track by pid file, stop, measure.
 
-A pid file holds ``<pid> <start time>``; the start time (from ``/proc``) guards against a
+A pid file holds ``<pid> <start time>``; the start time (psutil's create time) guards against a
 recycled pid being taken for one of ours.
 """
 
@@ -19,9 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.exceptions import PrerequisiteError
+import psutil
 
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+from core.exceptions import PrerequisiteError
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -42,13 +42,21 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _start_time(pid: int) -> str | None:
+def _start_time(pid: int) -> float | None:
+    """When ``pid`` started (epoch seconds), or None if there is no such live process."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        process = psutil.Process(pid)
+        return None if process.status() == psutil.STATUS_ZOMBIE else process.create_time()
+    except psutil.Error:
         return None
-    # Field 22 (starttime); the command name in field 2 may contain spaces, so split after ')'.
-    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _same_start(recorded: str, started: float) -> bool:
+    """Whether a pid file's start time is this process's (so the pid was not recycled)."""
+    if "." not in recorded:
+        # Pid files written before psutil hold /proc's start time in clock ticks since boot.
+        return abs(psutil.boot_time() + int(recorded) / os.sysconf("SC_CLK_TCK") - started) < 1.0
+    return abs(float(recorded) - started) < 0.01
 
 
 def running_as_root() -> bool:
@@ -80,11 +88,12 @@ class ManagedProcess:
     def pid(self) -> int | None:
         """The pid of our live process, or None (stale pid files are removed)."""
         try:
-            pid_text, start = self.pid_file.read_text().split()
+            pid_text, recorded = self.pid_file.read_text().split()
             pid = int(pid_text)
         except (OSError, ValueError):
             return None
-        if _start_time(pid) != start or _is_zombie(pid):
+        started = _start_time(pid)
+        if started is None or not _same_start(recorded, started):
             self.pid_file.unlink(missing_ok=True)
             return None
         return pid
@@ -114,9 +123,8 @@ class ManagedProcess:
                 start_new_session=True,
                 **kwargs,  # type: ignore[arg-type]
             )
-        # Read the start time until /proc has it (a fork is visible immediately on Linux).
-        start = _start_time(proc.pid) or "0"
-        self.pid_file.write_text(f"{proc.pid} {start}\n")
+        start = _start_time(proc.pid) or 0.0  # a fork is visible immediately on Linux
+        self.pid_file.write_text(f"{proc.pid} {start:.3f}\n")
         return proc.pid
 
     def stop(self, timeout: float = 30.0, first_signal: int = signal.SIGTERM) -> bool:
@@ -128,30 +136,31 @@ class ManagedProcess:
         _signal_group(pid, first_signal)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if _start_time(pid) is None or _is_zombie(pid):
+            if _start_time(pid) is None:
                 break
             time.sleep(0.1)
         else:
             _signal_group(pid, signal.SIGKILL)
-            while _start_time(pid) is not None and not _is_zombie(pid):
+            while _start_time(pid) is not None:
                 time.sleep(0.05)
         _reap(pid)
         self.pid_file.unlink(missing_ok=True)
         return True
 
     def rss_bytes(self) -> int | None:
-        """Resident memory of the process and its children (its session: a driver's JVM counts)."""
+        """Resident memory of the process and its descendants (a driver's JVM counts)."""
         pid = self.pid()
         if pid is None:
             return None
         total = 0
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-                if int(fields[3]) == pid:  # field 6: session id
-                    total += int((stat.parent / "statm").read_text().split()[1]) * _PAGE_SIZE
-            except (OSError, IndexError, ValueError):
-                continue
+        try:
+            root = psutil.Process(pid)
+            family = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return None
+        for process in family:
+            with contextlib.suppress(psutil.Error):
+                total += process.memory_info().rss
         return total or None
 
     def tail(self, lines: int = 30) -> str:
@@ -167,14 +176,6 @@ def _signal_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, sig)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
 def _reap(pid: int) -> None:

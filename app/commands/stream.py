@@ -15,9 +15,6 @@ out = Console()
 stream_app = typer.Typer(help="Live CDRs: Kafka -> Spark Structured Streaming -> Iceberg, with alerts.")
 
 
-FIRST_BATCH_TIMEOUT = 180
-
-
 @stream_app.command()
 def start(
     rate: Annotated[float | None, typer.Option(help="Live events/s (default: stream.rate).")] = None,
@@ -26,26 +23,19 @@ def start(
     """Start the streaming job and the live producer in the background."""
     import time
 
-    from app.stream_control import StreamProcesses
-    from ingestion.streaming.progress import processed_offsets
+    from app.stream_control import FIRST_BATCH_TIMEOUT, StreamProcesses
 
     settings = load_settings()
-    topic = settings.kafka.cdr_topic
     processes = StreamProcesses(settings)
     began = time.monotonic()
     with out.status("starting the streaming job (Spark)"):
         processes.start(rate or settings.stream.rate, pace.value)
     for row in processes.status():
         out.print(f"{row.name}: running (pid {row.pid}) — log {row.log_file}")
-    # A fresh JVM's first micro-batch is the slow one (class loading, JIT): wait for it, so
-    # that events are visible when this returns.
-    before = sum(processed_offsets(settings, topic).values())
     with out.status("waiting for the first micro-batch to commit"):
-        deadline = time.monotonic() + FIRST_BATCH_TIMEOUT
-        while sum(processed_offsets(settings, topic).values()) <= before and time.monotonic() < deadline:
-            time.sleep(0.5)
+        committed = processes.wait_for_first_commit()
     table = f"{settings.trino.catalog}.{settings.namespaces.raw}.cdr"
-    if sum(processed_offsets(settings, topic).values()) > before:
+    if committed:
         out.print(f"events landing in {table} ({time.monotonic() - began:.0f} s after start)")
     else:
         out.print(f"[yellow]no micro-batch committed yet after {FIRST_BATCH_TIMEOUT} s; see the job's log")
