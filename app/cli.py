@@ -41,15 +41,11 @@ def _configure(
 
 
 def _register() -> None:
-    from app.commands import generate as generator_cli
-    from app.commands import pipeline as pipeline_cli
-    from app.commands import stack as infra_cli
-    from app.commands import stream as stream_cli
+    # Each module imports its heavy libraries inside its commands: `lakehouse --help` stays fast.
+    from app.commands import generate, pipeline, stack, stream
 
-    infra_cli.register(app)
-    generator_cli.register(app)
-    pipeline_cli.register(app)
-    stream_cli.register(app)
+    for commands in (stack, generate, pipeline, stream):
+        commands.register(app)
 
 
 _register()
