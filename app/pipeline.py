@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from app.transform import run_dbt
+from app.transform import cdr_checked_table, run_dbt
 from core import clients
 from core.exceptions import GateFailedError
 from core.settings import LakehouseSettings
@@ -18,8 +18,7 @@ from expectations.gates import GateResult, run_gate
 from expectations.suites import Thresholds, analytics_suites, clean_suites, raw_suite
 
 log = logging.getLogger(__name__)
-QUALITY_SCHEMA = "quality"
-PENDING_VIEW = "raw_cdr_pending"
+PENDING_VIEW = "raw_cdr_pending"  # in settings.namespaces.quality
 
 
 @dataclass
@@ -31,23 +30,33 @@ class PipelineReport:
 def _watermark(settings: LakehouseSettings) -> str:
     """Newest ingestion time already checked by the clean layer (epoch before the first run)."""
     try:
-        rows = clients.trino_query(settings, "SELECT max(ingested_at) FROM clean.int_cdr_checked")
+        rows = clients.trino_query(settings, f"SELECT max(ingested_at) FROM {cdr_checked_table(settings)}")
     except Exception:  # noqa: BLE001 - the table does not exist before the first build
         rows = [[None]]
     value = rows[0][0]
     return value.isoformat(sep=" ") if value is not None else "1970-01-01 00:00:00+00:00"
 
 
-def prepare_pending_view(settings: LakehouseSettings, raw_schema: str = "raw") -> int:
+def prepare_pending_view(settings: LakehouseSettings, raw_schema: str | None = None) -> int:
     """A view of the raw CDRs not yet processed: what the raw gate judges. Returns its size."""
     watermark = _watermark(settings)
-    clients.trino_query(settings, f"CREATE SCHEMA IF NOT EXISTS {QUALITY_SCHEMA}")
+    quality, raw = settings.namespaces.quality, raw_schema or settings.namespaces.raw
+    clients.trino_query(settings, f"CREATE SCHEMA IF NOT EXISTS {quality}")
     clients.trino_query(
         settings,
-        f"CREATE OR REPLACE VIEW {QUALITY_SCHEMA}.{PENDING_VIEW} AS SELECT * FROM {raw_schema}.cdr "
+        f"CREATE OR REPLACE VIEW {quality}.{PENDING_VIEW} AS SELECT * FROM {raw}.cdr "
         f"WHERE ingested_at > TIMESTAMP '{watermark}'",
     )
-    return int(clients.trino_query(settings, f"SELECT count(*) FROM {QUALITY_SCHEMA}.{PENDING_VIEW}")[0][0])
+    return int(clients.trino_query(settings, f"SELECT count(*) FROM {quality}.{PENDING_VIEW}")[0][0])
+
+
+@dataclass(frozen=True)
+class Steps:
+    """What the pipeline runs: the real functions by default, recording fakes in unit tests."""
+
+    prepare_pending: Callable[[LakehouseSettings], int] = prepare_pending_view
+    dbt: Callable[[LakehouseSettings, Sequence[str]], None] = run_dbt
+    gate: Callable[[LakehouseSettings, str, dict[str, list], str], GateResult] = run_gate
 
 
 def _check(result: GateResult) -> GateResult:
@@ -62,9 +71,12 @@ def run_pipeline(
     settings: LakehouseSettings,
     thresholds: Thresholds | None = None,
     say: Callable[[str], None] = log.info,
+    steps: Steps | None = None,
 ) -> PipelineReport:
     """Build and check every layer in order; raises GateFailedError / TransformError."""
     thresholds = thresholds or Thresholds()
+    steps = steps or Steps()
+    ns = settings.namespaces
     report = PipelineReport()
 
     def step(name: str, action: Callable[[], object]) -> object:
@@ -79,19 +91,26 @@ def run_pipeline(
         say(f"[{name}] done in {time.perf_counter() - began:.1f}s {detail}")
         return outcome
 
-    pending = prepare_pending_view(settings)
+    pending = steps.prepare_pending(settings)
     if pending == 0:
         say("[raw gate] no new raw rows since the last run: nothing to judge")
     else:
         say(f"[raw gate] {pending:,} new raw rows")
         step(
             "raw gate",
-            lambda: _check(run_gate(settings, "raw", {PENDING_VIEW: raw_suite(thresholds)}, QUALITY_SCHEMA)),
+            lambda: _check(steps.gate(settings, "raw", {PENDING_VIEW: raw_suite(thresholds)}, ns.quality)),
         )
-    step("dbt build clean", lambda: run_dbt(settings, ["build", "--select", "staging", "clean"]))
-    step("clean gate", lambda: _check(run_gate(settings, "clean", clean_suites(), "clean")))
-    step("dbt build analytics", lambda: run_dbt(settings, ["build", "--select", "analytics"]))
-    step("analytics gate", lambda: _check(run_gate(settings, "analytics", analytics_suites(), "analytics")))
+    # dbt selects by folder: staging/, intermediate/ and clean/ make the clean layer.
+    step(
+        "dbt build clean",
+        lambda: steps.dbt(settings, ["build", "--select", "staging", "intermediate", "clean"]),
+    )
+    step("clean gate", lambda: _check(steps.gate(settings, "clean", clean_suites(), ns.clean)))
+    step("dbt build analytics", lambda: steps.dbt(settings, ["build", "--select", "analytics"]))
+    step(
+        "analytics gate",
+        lambda: _check(steps.gate(settings, "analytics", analytics_suites(ns), ns.analytics)),
+    )
     docs = next((g.docs for g in reversed(report.gates) if g.docs), None)
     if docs:
         say(f"Data Docs: {docs}")

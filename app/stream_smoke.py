@@ -13,6 +13,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from app.transform import cdr_checked_table
 from core import clients
 from core.settings import LakehouseSettings, load_settings
 
@@ -53,7 +54,7 @@ def landed(settings: LakehouseSettings) -> str:
     since = json.loads(_since_file(settings).read_text())["since"]
     ((total, accepted),) = clients.trino_query(
         settings,
-        "SELECT count(*), count_if(reject_reason IS NULL) FROM clean.int_cdr_checked "
+        f"SELECT count(*), count_if(reject_reason IS NULL) FROM {cdr_checked_table(settings)} "
         f"WHERE source = 'stream' AND ingested_at >= from_iso8601_timestamp('{since}')",
     )
     if total < MIN_ROWS or accepted < MIN_ACCEPTED * total:

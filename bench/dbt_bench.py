@@ -1,6 +1,7 @@
 """dbt on Trino at 1M and 10M events: full build, one more hour incrementally, dashboard p95.
 
-Builds into `bench_*` schemas (dbt var `schema_prefix`), never the user's layers.
+Builds into `bench_*` schemas (dbt var `schema_prefix` before each layer's namespace, var
+`raw_schema` for the landed events), never the user's layers.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def run(settings: LakehouseSettings, events: int, say=print) -> DbtBenchResult: 
 
     day = (config.start + timedelta(days=1)).date().isoformat()
     for name, sql in DASHBOARD_QUERIES.items():
-        statement = sql.format(a=f"{PREFIX}analytics", day=day)
+        statement = sql.format(a=f"{PREFIX}{settings.namespaces.analytics}", day=day)
         clients.trino_query(settings, statement)  # warm-up
         timings = []
         for _ in range(20):

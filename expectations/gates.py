@@ -44,11 +44,7 @@ def _context(settings: LakehouseSettings):  # type: ignore[no-untyped-def]
             "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         },
     )
-    t = settings.trino
-    url = f"trino://{t.user}@{t.host}:{t.port}/{t.catalog}"
-    if t.scheme == "https":
-        url += "?http_scheme=https"
-    context.data_sources.add_sql(name=DATASOURCE, connection_string=url)
+    context.data_sources.add_sql(name=DATASOURCE, connection_string=settings.trino.sqlalchemy_url)
     return context
 
 

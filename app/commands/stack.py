@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from app.transform import write_dbt_settings
 from core.settings import ensure_local_secrets, load_settings
 from infra.launcher import Launcher, ServiceStatus
 from infra.services import SERVICE_NAMES
@@ -43,6 +44,8 @@ def up() -> None:
     if generated:
         out.print(f"generated local credentials in .env: {', '.join(generated)}")
     settings = load_settings()
+    # Plain `dbt run` in dbt_project/ reads the profile and settings macro rendered here.
+    write_dbt_settings(settings)
     began = time.monotonic()
     rows = Launcher(settings).up()
     print_status(rows)

@@ -10,9 +10,9 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Local calendar date and hour of a UTC timestamp. -#}
-{% macro local_date(ts) -%} date(at_timezone({{ ts }}, '{{ var("local_timezone") }}')) {%- endmacro %}
-{% macro local_hour(ts) -%} hour(at_timezone({{ ts }}, '{{ var("local_timezone") }}')) {%- endmacro %}
+{#- Local calendar date and hour of a UTC timestamp, in the network's zone (settings.time_zone). -#}
+{% macro local_date(ts) -%} date(at_timezone({{ ts }}, '{{ lakehouse_setting("time_zone") }}')) {%- endmacro %}
+{% macro local_hour(ts) -%} hour(at_timezone({{ ts }}, '{{ lakehouse_setting("time_zone") }}')) {%- endmacro %}
 
 {#- Safe ratio: null when the denominator is zero. -#}
 {% macro ratio(numerator, denominator) -%}

@@ -1,24 +1,25 @@
 """The pipeline on the real stack: raw -> clean -> analytics behind the Great Expectations gates.
 
-Runs in order on one seeded data set: a first full build, checks of quarantine, KPIs and
+Runs in order on one seeded data set: a first full build, checks of the rejected CDRs, KPIs and
 anomalies against independent computations, an incremental batch, then a bad batch.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from app.transform import write_dbt_settings
 from core import clients
-from core.settings import LakehouseSettings
+from core.settings import LakehouseSettings, load_settings
 from generator.config import DEFAULT_CONFIG
 from tests.integration.conftest import run_cli
 
-TZ = "Africa/Algiers"
 GENERATE = ["generate", "--subscribers", "3000", "--seed", "5"]
 
 
@@ -34,7 +35,20 @@ def query(settings: LakehouseSettings, sql: str) -> pd.DataFrame:
 
 def read_clean(settings: LakehouseSettings, table: str) -> pd.DataFrame:
     """Read through PyIceberg, independently of Trino."""
-    return clients.iceberg_catalog(settings).load_table(f"clean.{table}").scan().to_pandas()
+    return (
+        clients.iceberg_catalog(settings)
+        .load_table(f"{settings.namespaces.clean}.{table}")
+        .scan()
+        .to_pandas()
+    )
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _restore_dbt_settings() -> Iterator[None]:
+    """`lakehouse pipeline` renders the test stack's dbt profile and settings macro into
+    dbt_project/; render the developer's own back afterwards, so a plain `dbt run` still works."""
+    yield
+    write_dbt_settings(load_settings())
 
 
 @pytest.fixture(scope="module")
@@ -46,38 +60,41 @@ def first_build(settings: LakehouseSettings, tmp_path_factory: pytest.TempPathFa
     return json.loads(report.read_text())
 
 
-def test_every_defect_lands_in_quarantine_with_its_reason_and_nothing_else(
+def test_every_defect_lands_in_rejected_cdrs_with_its_reason_and_nothing_else(
     settings: LakehouseSettings, first_build: dict
 ) -> None:
     truth = query(
         settings,
         f"SELECT record_id, defect_type FROM raw_truth.defects WHERE batch_id = '{first_build['batch_id']}'",
     )
-    quarantine = query(settings, "SELECT record_id, reject_reason FROM clean.int_cdr_quarantine")
+    rejected = query(
+        settings, f"SELECT record_id, reject_reason FROM {settings.namespaces.clean}.rejected_cdrs"
+    )
     assert len(truth) == sum(first_build["defects"].values()) > 1000
-    assert set(map(tuple, quarantine.values)) == set(map(tuple, truth.values))
+    assert set(map(tuple, rejected.values)) == set(map(tuple, truth.values))
 
 
 def test_clean_layer_holds_each_valid_record_once_without_direct_identifiers(
     settings: LakehouseSettings, first_build: dict
 ) -> None:
     valid = first_build["rows"] - sum(first_build["defects"].values())
+    clean = settings.namespaces.clean
     counts = query(
         settings,
-        "SELECT (SELECT count(*) FROM clean.int_voice_calls) + (SELECT count(*) FROM clean.int_sms_messages)"
-        " + (SELECT count(*) FROM clean.int_data_sessions) AS n",
+        f"SELECT (SELECT count(*) FROM {clean}.voice_calls) + (SELECT count(*) FROM {clean}.sms_messages)"
+        f" + (SELECT count(*) FROM {clean}.data_sessions) AS n",
     )
     assert counts.n[0] == valid
-    columns = set(query(settings, "SHOW COLUMNS FROM clean.int_subscribers").Column)
+    columns = set(query(settings, f"SHOW COLUMNS FROM {clean}.subscribers").Column)
     assert not columns & {"msisdn", "first_name", "last_name", "birth_date", "imsi", "imei"}
-    keys = query(settings, "SELECT subscriber_key FROM clean.int_subscribers LIMIT 5").subscriber_key
+    keys = query(settings, f"SELECT subscriber_key FROM {clean}.subscribers LIMIT 5").subscriber_key
     assert all(len(k) == 64 for k in keys), "HMAC-SHA-256 hex pseudonyms"
 
 
 def test_cell_hour_kpis_equal_an_independent_computation(
     settings: LakehouseSettings, first_build: dict
 ) -> None:
-    voice = read_clean(settings, "int_voice_calls")
+    voice = read_clean(settings, "voice_calls")
     voice["hour_start"] = voice.start_time.dt.floor("h")
     answered_seconds = voice.duration_s.where(voice.is_answered, 0)
     expected = (
@@ -96,7 +113,9 @@ def test_cell_hour_kpis_equal_an_independent_computation(
     expected["drop_call_rate"] = expected.dropped_calls / expected.answered_calls.replace(0, np.nan)
     expected["erlangs"] = expected.answered_seconds / 3600
 
-    actual = query(settings, "SELECT * FROM analytics.kpi_cell_hourly WHERE call_attempts > 0")
+    actual = query(
+        settings, f"SELECT * FROM {settings.namespaces.analytics}.kpi_cell_hourly WHERE call_attempts > 0"
+    )
     actual["hour_start"] = pd.to_datetime(actual.hour_start, utc=True)
     merged = expected.merge(
         actual, on=["network_element_id", "hour_start"], suffixes=("", "_mart"), validate="1:1"
@@ -119,24 +138,27 @@ def test_cell_hour_kpis_equal_an_independent_computation(
 def test_revenue_per_region_day_equals_rating_the_clean_records(
     settings: LakehouseSettings, first_build: dict
 ) -> None:
-    subscribers = read_clean(settings, "int_subscribers")
-    plans = read_clean(settings, "int_tariff_plans")
+    subscribers = read_clean(settings, "subscribers")
+    plans = read_clean(settings, "tariff_plans")
     rated = subscribers.merge(plans, on="plan_id")[
         ["subscriber_key", "region_code", "price_per_minute", "price_per_sms", "price_per_mb"]
     ]
 
-    voice = read_clean(settings, "int_voice_calls").merge(rated, on="subscriber_key")
+    voice = read_clean(settings, "voice_calls").merge(rated, on="subscriber_key")
     billable = (voice.direction == "MO") & voice.is_answered
     voice["charge"] = np.where(billable, np.ceil(voice.duration_s / 60) * voice.price_per_minute, 0.0)
-    sms = read_clean(settings, "int_sms_messages").merge(rated, on="subscriber_key")
+    sms = read_clean(settings, "sms_messages").merge(rated, on="subscriber_key")
     sms["charge"] = np.where((sms.direction == "MO") & sms.is_delivered, sms.price_per_sms, 0.0)
-    data = read_clean(settings, "int_data_sessions").merge(rated, on="subscriber_key")
+    data = read_clean(settings, "data_sessions").merge(rated, on="subscriber_key")
     data["charge"] = (data.bytes_up + data.bytes_down) / 1e6 * data.price_per_mb
     usage = pd.concat([frame[["region_code", "start_time", "charge"]] for frame in (voice, sms, data)])
-    usage["local_date"] = usage.start_time.dt.tz_convert(TZ).dt.date
+    usage["local_date"] = usage.start_time.dt.tz_convert(settings.time_zone).dt.date
     expected = usage.groupby(["region_code", "local_date"]).charge.sum()
 
-    actual = query(settings, "SELECT region_code, local_date, revenue FROM analytics.kpi_region_daily")
+    actual = query(
+        settings,
+        f"SELECT region_code, local_date, revenue FROM {settings.namespaces.analytics}.kpi_region_daily",
+    )
     actual = actual.set_index(["region_code", "local_date"]).revenue.sort_index()
     pd.testing.assert_series_equal(expected.sort_index(), actual.astype(float), check_names=False, rtol=1e-9)
 
@@ -154,7 +176,7 @@ def test_anomalies_find_every_injected_outage_and_congestion(
     for incident in incidents.itertuples():
         found = query(
             settings,
-            "SELECT anomaly_type FROM analytics.network_anomalies "
+            f"SELECT anomaly_type FROM {settings.namespaces.analytics}.network_anomalies "
             f"WHERE network_element_id = '{incident.element_id}' "
             f"AND hour_start >= date_trunc('hour', TIMESTAMP '{incident.start_time}') "
             f"AND hour_start < TIMESTAMP '{incident.end_time}'",
@@ -165,27 +187,25 @@ def test_anomalies_find_every_injected_outage_and_congestion(
 def test_an_incremental_run_adds_exactly_the_new_rows(
     settings: LakehouseSettings, first_build: dict, tmp_path: Path
 ) -> None:
-    before = query(
-        settings, "SELECT count(*) AS n, sum(call_attempts) AS attempts FROM analytics.kpi_cell_hourly"
-    )
-    voice_before = query(settings, "SELECT count(*) AS n FROM clean.int_voice_calls").n[0]
+    clean, analytics = settings.namespaces.clean, settings.namespaces.analytics
+    kpis = f"SELECT count(*) AS n, sum(call_attempts) AS attempts FROM {analytics}.kpi_cell_hourly"
+    before = query(settings, kpis)
+    voice_before = query(settings, f"SELECT count(*) AS n FROM {clean}.voice_calls").n[0]
     report = tmp_path / "more.json"
     run_cli(settings, *GENERATE, "--start", "2026-01-02", "--days", "1", "--report", str(report))
     more = json.loads(report.read_text())
     run = run_cli(settings, "pipeline")
     assert "raw gate" in run.stdout
 
-    voice_after = query(settings, "SELECT count(*) AS n FROM clean.int_voice_calls").n[0]
-    quarantined_voice = query(
+    voice_after = query(settings, f"SELECT count(*) AS n FROM {clean}.voice_calls").n[0]
+    rejected_voice = query(
         settings,
-        "SELECT count(*) AS n FROM clean.int_cdr_quarantine "
+        f"SELECT count(*) AS n FROM {clean}.rejected_cdrs "
         f"WHERE batch_id = '{more['batch_id']}' AND record_type = 'voice'",
     ).n[0]
-    # Every new voice row is either accepted once or quarantined with a reason.
-    assert voice_after - voice_before == more["by_type"]["voice"] - quarantined_voice > 0
-    after = query(
-        settings, "SELECT count(*) AS n, sum(call_attempts) AS attempts FROM analytics.kpi_cell_hourly"
-    )
+    # Every new voice row is either accepted once or rejected with a reason.
+    assert voice_after - voice_before == more["by_type"]["voice"] - rejected_voice > 0
+    after = query(settings, kpis)
     assert after.attempts[0] - before.attempts[0] == voice_after - voice_before
     assert after.n[0] > before.n[0]
 
@@ -194,8 +214,8 @@ def test_a_bad_batch_stops_at_the_raw_gate_and_analytics_is_untouched(
     settings: LakehouseSettings, first_build: dict, tmp_path: Path
 ) -> None:
     snapshots = (
-        'SELECT (SELECT max(snapshot_id) FROM analytics."kpi_cell_hourly$snapshots") AS kpi, '
-        '(SELECT max(snapshot_id) FROM clean."int_voice_calls$snapshots") AS clean'
+        f'SELECT (SELECT max(snapshot_id) FROM {settings.namespaces.analytics}."kpi_cell_hourly$snapshots") '
+        f'AS kpi, (SELECT max(snapshot_id) FROM {settings.namespaces.clean}."voice_calls$snapshots") AS clean'
     )
     before = query(settings, snapshots)
     bad_config = tmp_path / "bad.toml"

@@ -10,5 +10,5 @@ select
     elements.latitude,
     elements.longitude,
     elements.capacity_erlangs
-from {{ ref('int_network_elements') }} as elements
-left join {{ ref('int_regions') }} as regions on elements.region_code = regions.region_code
+from {{ ref('network_elements') }} as elements
+left join {{ ref('regions') }} as regions on elements.region_code = regions.region_code

@@ -12,6 +12,6 @@ select
     subscribers.activation_date,
     subscribers.status,
     subscribers.home_element_id
-from {{ ref('int_subscribers') }} as subscribers
-left join {{ ref('int_regions') }} as regions on subscribers.region_code = regions.region_code
-left join {{ ref('int_tariff_plans') }} as plans on subscribers.plan_id = plans.plan_id
+from {{ ref('subscribers') }} as subscribers
+left join {{ ref('regions') }} as regions on subscribers.region_code = regions.region_code
+left join {{ ref('tariff_plans') }} as plans on subscribers.plan_id = plans.plan_id

@@ -1,1 +1,1 @@
-select * from {{ ref('int_tariff_plans') }}
+select * from {{ ref('tariff_plans') }}

@@ -6,7 +6,7 @@
 ) }}
 
 with sessions as (
-    select * from {{ ref('int_data_sessions') }}
+    select * from {{ ref('data_sessions') }}
     where {{ after_watermark('ingested_at') }}
 )
 
@@ -24,5 +24,5 @@ select
     (sessions.bytes_up + sessions.bytes_down) / 1e6 * plans.price_per_mb as charge,
     sessions.ingested_at
 from sessions
-left join {{ ref('int_subscribers') }} as subscribers on sessions.subscriber_key = subscribers.subscriber_key
-left join {{ ref('int_tariff_plans') }} as plans on subscribers.plan_id = plans.plan_id
+left join {{ ref('subscribers') }} as subscribers on sessions.subscriber_key = subscribers.subscriber_key
+left join {{ ref('tariff_plans') }} as plans on subscribers.plan_id = plans.plan_id

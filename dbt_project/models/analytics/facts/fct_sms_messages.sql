@@ -6,7 +6,7 @@
 ) }}
 
 with messages as (
-    select * from {{ ref('int_sms_messages') }}
+    select * from {{ ref('sms_messages') }}
     where {{ after_watermark('ingested_at') }}
 )
 
@@ -21,5 +21,5 @@ select
     case when messages.direction = 'MO' and messages.is_delivered then plans.price_per_sms else 0 end as charge,
     messages.ingested_at
 from messages
-left join {{ ref('int_subscribers') }} as subscribers on messages.subscriber_key = subscribers.subscriber_key
-left join {{ ref('int_tariff_plans') }} as plans on subscribers.plan_id = plans.plan_id
+left join {{ ref('subscribers') }} as subscribers on messages.subscriber_key = subscribers.subscriber_key
+left join {{ ref('tariff_plans') }} as plans on subscribers.plan_id = plans.plan_id

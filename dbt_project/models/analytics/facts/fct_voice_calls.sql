@@ -6,7 +6,7 @@
 ) }}
 
 with calls as (
-    select * from {{ ref('int_voice_calls') }}
+    select * from {{ ref('voice_calls') }}
     where {{ after_watermark('ingested_at') }}
 )
 
@@ -34,5 +34,5 @@ select
         as charge,
     calls.ingested_at
 from calls
-left join {{ ref('int_subscribers') }} as subscribers on calls.subscriber_key = subscribers.subscriber_key
-left join {{ ref('int_tariff_plans') }} as plans on subscribers.plan_id = plans.plan_id
+left join {{ ref('subscribers') }} as subscribers on calls.subscriber_key = subscribers.subscriber_key
+left join {{ ref('tariff_plans') }} as plans on subscribers.plan_id = plans.plan_id

@@ -1,0 +1,116 @@
+"""Pipeline step order and stops, without the stack: the steps are recording fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from app.pipeline import PENDING_VIEW, Steps, run_pipeline
+from core.exceptions import GateFailedError
+from core.settings import LakehouseSettings, load_settings
+from expectations.gates import GateResult
+
+
+class Recorder:
+    """Steps that record what ran, in order; a gate named in ``failing`` fails."""
+
+    def __init__(self, pending: int = 100, failing: frozenset[str] = frozenset()) -> None:
+        self.pending = pending
+        self.failing = failing
+        self.calls: list[str] = []
+        self.gate_schemas: dict[str, str] = {}
+
+    def prepare_pending(self, settings: LakehouseSettings) -> int:
+        self.calls.append("prepare pending")
+        return self.pending
+
+    def dbt(self, settings: LakehouseSettings, args: Sequence[str]) -> None:
+        selected = args[args.index("--select") + 1 :]
+        self.calls.append(f"dbt {args[0]} {' '.join(selected)}")
+
+    def gate(
+        self, settings: LakehouseSettings, gate: str, tables: dict[str, list], schema: str
+    ) -> GateResult:
+        self.calls.append(f"{gate} gate")
+        self.gate_schemas[gate] = schema
+        ok = gate not in self.failing
+        return GateResult(gate, ok, failures=[] if ok else [f"{gate}: a rule broke"], evaluated=len(tables))
+
+    def steps(self) -> Steps:
+        return Steps(prepare_pending=self.prepare_pending, dbt=self.dbt, gate=self.gate)
+
+
+@pytest.fixture
+def settings() -> LakehouseSettings:
+    return load_settings(env_file=None, namespaces={"clean": "gold", "quality": "checks"})
+
+
+def test_layers_are_built_and_gated_in_order(settings: LakehouseSettings) -> None:
+    recorder = Recorder()
+    report = run_pipeline(settings, say=lambda _: None, steps=recorder.steps())
+    assert recorder.calls == [
+        "prepare pending",
+        "raw gate",
+        "dbt build staging intermediate clean",
+        "clean gate",
+        "dbt build analytics",
+        "analytics gate",
+    ]
+    assert [name for name, _, _ in report.steps] == [
+        "raw gate",
+        "dbt build clean",
+        "clean gate",
+        "dbt build analytics",
+        "analytics gate",
+    ]
+    assert [gate.gate for gate in report.gates] == ["raw", "clean", "analytics"]
+    # Each gate reads its layer's namespace from the settings.
+    assert recorder.gate_schemas == {"raw": "checks", "clean": "gold", "analytics": "analytics"}
+
+
+def test_a_failing_clean_gate_stops_before_analytics_is_built(settings: LakehouseSettings) -> None:
+    recorder = Recorder(failing=frozenset({"clean"}))
+    with pytest.raises(GateFailedError, match="clean gate failed") as raised:
+        run_pipeline(settings, say=lambda _: None, steps=recorder.steps())
+    assert "a rule broke" in str(raised.value)
+    assert recorder.calls[-1] == "clean gate"
+    assert not any("analytics" in call for call in recorder.calls)
+
+
+def test_a_failing_raw_gate_builds_nothing(settings: LakehouseSettings) -> None:
+    recorder = Recorder(failing=frozenset({"raw"}))
+    with pytest.raises(GateFailedError, match="raw gate failed"):
+        run_pipeline(settings, say=lambda _: None, steps=recorder.steps())
+    assert recorder.calls == ["prepare pending", "raw gate"]
+
+
+def test_no_pending_raw_rows_skips_the_raw_gate_but_still_builds(settings: LakehouseSettings) -> None:
+    recorder = Recorder(pending=0)
+    said: list[str] = []
+    run_pipeline(settings, say=said.append, steps=recorder.steps())
+    assert recorder.calls == [
+        "prepare pending",
+        "dbt build staging intermediate clean",
+        "clean gate",
+        "dbt build analytics",
+        "analytics gate",
+    ]
+    assert any("nothing to judge" in line for line in said)
+
+
+def test_the_raw_gate_judges_the_pending_view(settings: LakehouseSettings) -> None:
+    seen: dict[str, list[str]] = {}
+
+    def gate(settings: LakehouseSettings, gate: str, tables: dict[str, list], schema: str) -> GateResult:
+        seen[gate] = list(tables)
+        return GateResult(gate, True)
+
+    run_pipeline(
+        settings,
+        say=lambda _: None,
+        steps=Steps(prepare_pending=lambda _: 1, dbt=lambda *_: None, gate=gate),
+    )
+    assert seen["raw"] == [PENDING_VIEW]
+    assert "voice_calls" in seen["clean"]
+    assert "kpi_cell_hourly" in seen["analytics"]
