@@ -147,127 +147,27 @@ def _network(
 
 
 def build_world(config: GeneratorConfig) -> World:
-    """Make every reference table for ``config`` (deterministic in config.seed)."""
+    """Make every reference table for ``config`` (deterministic in config.seed).
+
+    Each step draws from one random stream in a fixed order: reordering them changes every
+    world a seed makes (bump GENERATOR_VERSION if you must).
+    """
     rng = rngs.stream(config.seed, rngs.REFERENCE)
-    n = config.subscribers
-    n_regions = len(config.regions)
-
-    region = rng.choice(n_regions, n, p=_weights([r.population for r in config.regions])).astype(np.int16)
-    segment = rng.choice(
-        len(SEGMENTS), n, p=_weights([config.segment_mix.get(s, 0) for s in SEGMENTS])
-    ).astype(np.int8)
-    service = rng.choice(
-        len(SERVICES), n, p=_weights([config.service_mix.get(s, 0) for s in SERVICES])
-    ).astype(np.int8)
-    mobile = service == MOBILE
-    fixed_by_region = np.zeros((n_regions, 2))
-    np.add.at(fixed_by_region, (region[~mobile], service[~mobile] - 1), 1)
-    mobile_by_region = np.bincount(region[mobile], minlength=n_regions)
-    elements, element_region, region_cells, visited = _network(config, mobile_by_region, fixed_by_region, rng)
+    lines = _lines(config, rng)
+    elements, element_region, region_cells, visited = _network(
+        config, lines.mobile_by_region, lines.fixed_by_region, rng
+    )
     element_type = elements.column("element_type").to_numpy(zero_copy_only=False)
-
-    # Home and work cells: home anywhere in the region, work skewed to the busiest cells.
-    home = np.empty(n, np.int32)
-    work = np.empty(n, np.int32)
-    for r in range(n_regions):
-        cells = region_cells[r]
-        in_region = np.flatnonzero((region == r) & mobile)
-        home[in_region] = rng.choice(cells, len(in_region))
-        hub = _weights(rng.pareto(1.5, len(cells)) + 0.1)
-        work[in_region] = rng.choice(cells, len(in_region), p=hub)
-        for tech, etype in ((1, "olt"), (2, "dslam")):
-            nodes = np.flatnonzero((element_region == r) & (element_type == etype))
-            lines = np.flatnonzero((region == r) & (service == tech))
-            home[lines] = rng.choice(nodes, len(lines))
-            work[lines] = home[lines]
-
+    home, work = _home_and_work(lines, element_region, element_type, region_cells, rng)
     # Heavy-tailed activity, mean 1; suspended lines are silent.
     sigma = config.traffic.activity_sigma
-    activity = np.exp(rng.normal(-sigma * sigma / 2, sigma, n)).astype(np.float32)
-    active = rng.random(n) >= 0.03
-
-    # Numbers: unique national significant numbers, mobile and fixed.
+    activity = np.exp(rng.normal(-sigma * sigma / 2, sigma, lines.n)).astype(np.float32)
+    active = rng.random(lines.n) >= 0.03
+    msisdn, imsi, imei = _identities(config, lines, rng)
+    simbox, imei = _simbox_rings(config, lines, active, imei, home, work, region_cells, rng)
+    offsets, targets = _calling_graph(config, lines, rng)
+    subscribers = _subscribers_table(config, lines, elements, home, active, msisdn, imsi, imei, rng)
     net = config.network
-    # Subscribers' serials stay below 5e7 and the off-net pool's above: the two never collide.
-    serial = rng.choice(SUBSCRIBER_SERIALS, n, replace=False)
-    prefix = pa.array(np.array(net.mobile_prefixes)[serial % len(net.mobile_prefixes)])
-    area = pa.array(np.array([r.fixed_area_code for r in config.regions])[region])
-    mobile_number = _concat(net.country_code, prefix, _digits(serial, 8))
-    # Fixed numbers are unique within their area code: draw them without replacement per region.
-    local_number = np.zeros(n, np.int64)
-    for r in range(n_regions):
-        lines = np.flatnonzero((region == r) & ~mobile)
-        local_number[lines] = rng.choice(10**6, len(lines), replace=False)
-    fixed_number = _concat(net.country_code, area, _digits(local_number, 6))
-    msisdn = pc.if_else(pa.array(mobile), mobile_number, fixed_number)
-    imsi = pc.if_else(
-        pa.array(mobile),
-        _concat(net.mcc + net.mnc, _digits(rng.choice(10**10 - 1, n, replace=False), 10)),
-        None,
-    )
-    imei_body = rng.choice(TACS, n) * 10**6 + rng.integers(0, 10**6, n)
-    imei = pc.if_else(pa.array(mobile), _digits(imei_body * 10 + _luhn_digit(imei_body, 14), 15), None)
-
-    # SIM-box rings: prepaid mobile SIMs of one cell sharing a handful of devices.
-    simbox = np.full(n, -1, np.int16)
-    candidates = np.flatnonzero(mobile & (segment == SEGMENTS.index("prepaid")) & active)
-    imei_np = imei.to_numpy(zero_copy_only=False).copy()
-    for ring in range(config.incidents.simbox_rings):
-        sims = rng.choice(candidates[simbox[candidates] < 0], config.incidents.simbox_sims, replace=False)
-        simbox[sims] = ring
-        cell = rng.choice(region_cells[int(region[sims[0]])])
-        region[sims], home[sims], work[sims] = region[sims[0]], cell, cell
-        imei_np[sims] = rng.choice(imei_np[sims][:3], len(sims))
-    imei = pa.array(imei_np, pa.string())
-
-    # Calling graph: few repeated contacts each, popular people in many lists, mostly local.
-    k = np.maximum(1, np.round(np.exp(rng.normal(np.log(config.traffic.contacts_median), 0.6, n)))).astype(
-        np.int64
-    )
-    offsets = np.concatenate([[0], np.cumsum(k)])
-    targets = np.empty(offsets[-1], np.int32)
-    owner = np.repeat(np.arange(n), k)
-    popularity = rng.pareto(2.0, n) + 0.2
-    local = rng.random(len(targets)) < 0.75
-    targets[~local] = rng.choice(n, int((~local).sum()), p=_weights(popularity))
-    for r in range(n_regions):
-        members = np.flatnonzero(region == r)
-        slots = np.flatnonzero(local & (region[owner] == r))
-        targets[slots] = rng.choice(members, len(slots), p=_weights(popularity[members]))
-
-    male, female, last = _name_pools(config)
-    gender = rng.random(n) < 0.5
-    first = np.where(
-        gender, np.array(female)[rng.integers(0, NAME_POOL, n)], np.array(male)[rng.integers(0, NAME_POOL, n)]
-    )
-    start = config.start.date()
-    birth = np.datetime64(start) - rng.integers(18 * 365, 80 * 365, n).astype("timedelta64[D]")
-    activation = np.datetime64(start) - rng.integers(1, 10 * 365, n).astype("timedelta64[D]")
-    plan_of = {(p.segment, p.service): p.plan_id for p in reversed(config.tariff_plans)}
-    plans = np.array([[plan_of.get((seg, svc)) for svc in SERVICES] for seg in SEGMENTS], dtype=object)
-    element_city = elements.column("city").to_numpy(zero_copy_only=False)
-
-    subscribers = pa.Table.from_pydict(
-        {
-            "subscriber_id": np.arange(n, dtype=np.int64),
-            "msisdn": msisdn,
-            "imsi": imsi,
-            "imei": pc.if_else(pa.array(mobile), imei, None),
-            "first_name": first,
-            "last_name": np.array(last)[rng.integers(0, NAME_POOL, n)],
-            "gender": np.where(gender, "F", "M"),
-            "birth_date": birth.astype("datetime64[D]"),
-            "region_code": np.array([r.code for r in config.regions])[region],
-            "city": element_city[home],
-            "segment": np.array(SEGMENTS)[segment],
-            "service": np.array(SERVICES)[service],
-            "plan_id": plans[segment, service].astype(str),
-            "activation_date": activation.astype("datetime64[D]"),
-            "status": np.where(active, "active", "suspended"),
-            "home_element_id": elements.column("element_id").take(pa.array(home)),
-        },
-        schema=SUBSCRIBERS_SCHEMA,
-    )
     rng_ext = rngs.stream(config.seed, rngs.EXTERNAL_NUMBERS)
     external = _concat(net.country_code, pa.array(rng_ext.choice(["5", "6", "7"], EXTERNAL_POOL)),
                        _digits(rng_ext.integers(SUBSCRIBER_SERIALS, 10**8, EXTERNAL_POOL), 8))  # fmt: skip
@@ -276,9 +176,9 @@ def build_world(config: GeneratorConfig) -> World:
         tariff_plans=_plans_table(config),
         network_elements=elements,
         subscribers=subscribers,
-        segment=segment,
-        service=service,
-        region=region,
+        segment=lines.segment,
+        service=lines.service,
+        region=lines.region,
         home_element=home,
         work_element=work,
         activity=activity,
@@ -291,6 +191,184 @@ def build_world(config: GeneratorConfig) -> World:
         region_cells=region_cells,
         visited_elements=visited,
         party_numbers=pa.concat_arrays([msisdn, external]),
+    )
+
+
+@dataclass
+class _Lines:
+    """Every subscriber line's region, segment and service (index arrays), and their counts."""
+
+    n: int
+    n_regions: int
+    region: np.ndarray
+    segment: np.ndarray
+    service: np.ndarray
+    mobile: np.ndarray
+    mobile_by_region: np.ndarray
+    fixed_by_region: np.ndarray
+
+
+def _lines(config: GeneratorConfig, rng: np.random.Generator) -> _Lines:
+    n, n_regions = config.subscribers, len(config.regions)
+    region = rng.choice(n_regions, n, p=_weights([r.population for r in config.regions])).astype(np.int16)
+    segment = rng.choice(
+        len(SEGMENTS), n, p=_weights([config.segment_mix.get(s, 0) for s in SEGMENTS])
+    ).astype(np.int8)
+    service = rng.choice(
+        len(SERVICES), n, p=_weights([config.service_mix.get(s, 0) for s in SERVICES])
+    ).astype(np.int8)
+    mobile = service == MOBILE
+    fixed_by_region = np.zeros((n_regions, 2))
+    np.add.at(fixed_by_region, (region[~mobile], service[~mobile] - 1), 1)
+    mobile_by_region = np.bincount(region[mobile], minlength=n_regions)
+    return _Lines(n, n_regions, region, segment, service, mobile, mobile_by_region, fixed_by_region)
+
+
+def _home_and_work(
+    lines: _Lines,
+    element_region: np.ndarray,
+    element_type: np.ndarray,
+    region_cells: list[np.ndarray],
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Home and work cells: home anywhere in the region, work skewed to the busiest cells;
+    fixed lines live and work at their access node."""
+    region, service = lines.region, lines.service
+    home = np.empty(lines.n, np.int32)
+    work = np.empty(lines.n, np.int32)
+    for r in range(lines.n_regions):
+        cells = region_cells[r]
+        in_region = np.flatnonzero((region == r) & lines.mobile)
+        home[in_region] = rng.choice(cells, len(in_region))
+        hub = _weights(rng.pareto(1.5, len(cells)) + 0.1)
+        work[in_region] = rng.choice(cells, len(in_region), p=hub)
+        for tech, etype in ((1, "olt"), (2, "dslam")):
+            nodes = np.flatnonzero((element_region == r) & (element_type == etype))
+            fixed = np.flatnonzero((region == r) & (service == tech))
+            home[fixed] = rng.choice(nodes, len(fixed))
+            work[fixed] = home[fixed]
+    return home, work
+
+
+def _identities(
+    config: GeneratorConfig, lines: _Lines, rng: np.random.Generator
+) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """MSISDN (unique national numbers, mobile and fixed), IMSI and IMEI (mobile only)."""
+    net, n, mobile = config.network, lines.n, lines.mobile
+    # Subscribers' serials stay below 5e7 and the off-net pool's above: the two never collide.
+    serial = rng.choice(SUBSCRIBER_SERIALS, n, replace=False)
+    prefix = pa.array(np.array(net.mobile_prefixes)[serial % len(net.mobile_prefixes)])
+    area = pa.array(np.array([r.fixed_area_code for r in config.regions])[lines.region])
+    mobile_number = _concat(net.country_code, prefix, _digits(serial, 8))
+    # Fixed numbers are unique within their area code: draw them without replacement per region.
+    local_number = np.zeros(n, np.int64)
+    for r in range(lines.n_regions):
+        fixed = np.flatnonzero((lines.region == r) & ~mobile)
+        local_number[fixed] = rng.choice(10**6, len(fixed), replace=False)
+    fixed_number = _concat(net.country_code, area, _digits(local_number, 6))
+    msisdn = pc.if_else(pa.array(mobile), mobile_number, fixed_number)
+    imsi = pc.if_else(
+        pa.array(mobile),
+        _concat(net.mcc + net.mnc, _digits(rng.choice(10**10 - 1, n, replace=False), 10)),
+        None,
+    )
+    imei_body = rng.choice(TACS, n) * 10**6 + rng.integers(0, 10**6, n)
+    imei = pc.if_else(pa.array(mobile), _digits(imei_body * 10 + _luhn_digit(imei_body, 14), 15), None)
+    return msisdn, imsi, imei
+
+
+def _simbox_rings(
+    config: GeneratorConfig,
+    lines: _Lines,
+    active: np.ndarray,
+    imei: pa.Array,
+    home: np.ndarray,
+    work: np.ndarray,
+    region_cells: list[np.ndarray],
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, pa.Array]:
+    """SIM-box rings: prepaid mobile SIMs of one cell sharing a handful of devices. Moves the
+    ring's SIMs to their cell (``lines.region``, ``home``, ``work`` in place); returns the ring
+    of each line (-1: none) and the IMEIs with the shared devices."""
+    region = lines.region
+    simbox = np.full(lines.n, -1, np.int16)
+    candidates = np.flatnonzero(lines.mobile & (lines.segment == SEGMENTS.index("prepaid")) & active)
+    imei_np = imei.to_numpy(zero_copy_only=False).copy()
+    for ring in range(config.incidents.simbox_rings):
+        sims = rng.choice(candidates[simbox[candidates] < 0], config.incidents.simbox_sims, replace=False)
+        simbox[sims] = ring
+        cell = rng.choice(region_cells[int(region[sims[0]])])
+        region[sims], home[sims], work[sims] = region[sims[0]], cell, cell
+        imei_np[sims] = rng.choice(imei_np[sims][:3], len(sims))
+    return simbox, pa.array(imei_np, pa.string())
+
+
+def _calling_graph(
+    config: GeneratorConfig, lines: _Lines, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Contacts (CSR offsets, targets): few repeated contacts each, popular people in many
+    lists, mostly local."""
+    n, region = lines.n, lines.region
+    k = np.maximum(1, np.round(np.exp(rng.normal(np.log(config.traffic.contacts_median), 0.6, n)))).astype(
+        np.int64
+    )
+    offsets = np.concatenate([[0], np.cumsum(k)])
+    targets = np.empty(offsets[-1], np.int32)
+    owner = np.repeat(np.arange(n), k)
+    popularity = rng.pareto(2.0, n) + 0.2
+    local = rng.random(len(targets)) < 0.75
+    targets[~local] = rng.choice(n, int((~local).sum()), p=_weights(popularity))
+    for r in range(lines.n_regions):
+        members = np.flatnonzero(region == r)
+        slots = np.flatnonzero(local & (region[owner] == r))
+        targets[slots] = rng.choice(members, len(slots), p=_weights(popularity[members]))
+    return offsets, targets
+
+
+def _subscribers_table(
+    config: GeneratorConfig,
+    lines: _Lines,
+    elements: pa.Table,
+    home: np.ndarray,
+    active: np.ndarray,
+    msisdn: pa.Array,
+    imsi: pa.Array,
+    imei: pa.Array,
+    rng: np.random.Generator,
+) -> pa.Table:
+    """raw.subscribers: identities, names and birth dates (personal data), plan and home."""
+    n, mobile, segment, service = lines.n, lines.mobile, lines.segment, lines.service
+    male, female, last = _name_pools(config)
+    gender = rng.random(n) < 0.5
+    first = np.where(
+        gender, np.array(female)[rng.integers(0, NAME_POOL, n)], np.array(male)[rng.integers(0, NAME_POOL, n)]
+    )
+    start = config.start.date()
+    birth = np.datetime64(start) - rng.integers(18 * 365, 80 * 365, n).astype("timedelta64[D]")
+    activation = np.datetime64(start) - rng.integers(1, 10 * 365, n).astype("timedelta64[D]")
+    plan_of = {(p.segment, p.service): p.plan_id for p in reversed(config.tariff_plans)}
+    plans = np.array([[plan_of.get((seg, svc)) for svc in SERVICES] for seg in SEGMENTS], dtype=object)
+    element_city = elements.column("city").to_numpy(zero_copy_only=False)
+    return pa.Table.from_pydict(
+        {
+            "subscriber_id": np.arange(n, dtype=np.int64),
+            "msisdn": msisdn,
+            "imsi": imsi,
+            "imei": pc.if_else(pa.array(mobile), imei, None),
+            "first_name": first,
+            "last_name": np.array(last)[rng.integers(0, NAME_POOL, n)],
+            "gender": np.where(gender, "F", "M"),
+            "birth_date": birth.astype("datetime64[D]"),
+            "region_code": np.array([r.code for r in config.regions])[lines.region],
+            "city": element_city[home],
+            "segment": np.array(SEGMENTS)[segment],
+            "service": np.array(SERVICES)[service],
+            "plan_id": plans[segment, service].astype(str),
+            "activation_date": activation.astype("datetime64[D]"),
+            "status": np.where(active, "active", "suspended"),
+            "home_element_id": elements.column("element_id").take(pa.array(home)),
+        },
+        schema=SUBSCRIBERS_SCHEMA,
     )
 
 
