@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from core.exceptions import LakehouseError
 
@@ -56,7 +57,8 @@ def main() -> None:
     try:
         app()
     except LakehouseError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        # The message is text, not markup ("[9, 17]" stays), and unwrapped: it is copied and grepped.
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")

@@ -8,8 +8,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
+from app.pipeline_lock import pipeline_lock
 from app.transform import cdr_checked_table, run_dbt
 from core import clients
 from core.exceptions import GateFailedError
@@ -54,6 +56,7 @@ def prepare_pending_view(settings: LakehouseSettings, raw_schema: str | None = N
 class Steps:
     """What the pipeline runs: the real functions by default, recording fakes in unit tests."""
 
+    lock: Callable[[LakehouseSettings], AbstractContextManager[None]] = pipeline_lock
     prepare_pending: Callable[[LakehouseSettings], int] = prepare_pending_view
     dbt: Callable[[LakehouseSettings, Sequence[str]], None] = run_dbt
     gate: Callable[[LakehouseSettings, str, dict[str, list], str], GateResult] = run_gate
@@ -73,9 +76,16 @@ def run_pipeline(
     say: Callable[[str], None] = log.info,
     steps: Steps | None = None,
 ) -> PipelineReport:
-    """Build and check every layer in order; raises GateFailedError / TransformError."""
-    thresholds = thresholds or Thresholds()
+    """Build and check every layer in order, holding the pipeline lock (one run at a time);
+    raises GateFailedError / TransformError / PipelineBusyError."""
     steps = steps or Steps()
+    with steps.lock(settings):
+        return _run_locked(settings, thresholds or Thresholds(), say, steps)
+
+
+def _run_locked(
+    settings: LakehouseSettings, thresholds: Thresholds, say: Callable[[str], None], steps: Steps
+) -> PipelineReport:
     ns = settings.namespaces
     report = PipelineReport()
 

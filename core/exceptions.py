@@ -30,12 +30,23 @@ class ConfigError(LakehouseError):
         """Name each invalid field, the variable that sets it and what is allowed."""
         lines = [f"invalid {source}:"]
         for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"])
-            hint = ""
-            if source == "settings":
-                hint = f" (set {ENV_PREFIX}{'__'.join(str(p) for p in error['loc']).upper()})"
-            lines.append(f"  {field}: {error['msg']}; got {error.get('input')!r}{hint}")
+            loc, value = [str(part) for part in error["loc"]], error.get("input")
+            cause = error.get("ctx", {}).get("error")
+            if isinstance(cause, FieldValueError):  # a check across fields blames one of them
+                loc, value = [*loc, *cause.field.split(".")], cause.value
+            hint = f" (set {ENV_PREFIX}{'__'.join(loc).upper()})" if source == "settings" else ""
+            lines.append(f"  {'.'.join(loc)}: {error['msg']}; got {value!r}{hint}")
         return cls("\n".join(lines))
+
+
+class FieldValueError(ValueError):
+    """Raised by a validator of a whole model to blame one field (dotted path below the model),
+    so that :meth:`ConfigError.from_validation` names that field and its value."""
+
+    def __init__(self, field: str, message: str, value: object) -> None:
+        super().__init__(message)
+        self.field = field
+        self.value = value
 
 
 class PrerequisiteError(LakehouseError):
@@ -94,3 +105,9 @@ class TransformError(LakehouseError):
     """dbt failed to build a layer (a model or a dbt test)."""
 
     exit_code = 9
+
+
+class PipelineBusyError(LakehouseError):
+    """Another pipeline run holds the pipeline lock."""
+
+    exit_code = 10

@@ -2,168 +2,49 @@
 
 Loaded from a TOML file (default: ``generator/configs/algeria.toml``) and validated; an invalid
 value stops with the field, the value and the allowed range (:class:`ConfigError`, exit 2).
+Each section checks itself (:mod:`generator.config_sections`); the checks here span sections, so
+that a config that validates also generates (numbers, SIM-box lines and record ids suffice).
 """
 
 from __future__ import annotations
 
+import locale
+import math
 import tomllib
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from faker.config import AVAILABLE_LOCALES
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from core.exceptions import ConfigError
+from core.exceptions import ConfigError, FieldValueError
 from core.settings import DEFAULT_TIME_ZONE, TimeZoneName
+from generator.config_sections import (
+    SEGMENTS,
+    SERVICES,
+    Defects,
+    Incidents,
+    Network,
+    NewYear,
+    Region,
+    Segment,
+    Service,
+    StrictSection,
+    TariffPlan,
+    Traffic,
+    TrafficRates,
+    Weight,
+    require_unique,
+)
+from generator.record_ids import RecordIds
 
 DEFAULT_CONFIG = Path(__file__).with_name("configs") / "algeria.toml"
-
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-Weight = Annotated[float, Field(ge=0.0)]
-Segment = Literal["prepaid", "postpaid", "enterprise"]
-Service = Literal["4G-LTE", "FTTH", "ADSL"]
-SEGMENTS: tuple[Segment, ...] = ("prepaid", "postpaid", "enterprise")
-SERVICES: tuple[Service, ...] = ("4G-LTE", "FTTH", "ADSL")
+SHARD_SIZE = 4096  # subscribers per unit of work (a unit: one local day of one shard)
+FIXED_LOCAL_DIGITS = 6  # a fixed number: country code, area code, then this many digits
+EARLIEST_START, LATEST_START = datetime(1900, 1, 1), datetime(2999, 12, 31)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class City(_Strict):
-    name: str
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    weight: Weight = 1.0
-
-
-class Region(_Strict):
-    code: str = Field(pattern=r"^[A-Z0-9]{2,8}$")
-    name: str
-    population: int = Field(gt=0)
-    fixed_area_code: str = Field(pattern=r"^\d{2,3}$")
-    cities: list[City] = Field(min_length=1)
-
-
-class TariffPlan(_Strict):
-    plan_id: str
-    name: str
-    segment: Segment
-    service: Service
-    monthly_fee: float = Field(ge=0)
-    price_per_minute: float = Field(ge=0)
-    price_per_sms: float = Field(ge=0)
-    price_per_mb: float = Field(ge=0)
-
-
-class TrafficRates(_Strict):
-    """Mean events per subscriber per day, by record type."""
-
-    voice: float = Field(ge=0, le=1000)
-    sms: float = Field(ge=0, le=1000)
-    data: float = Field(ge=0, le=1000)
-
-
-class Traffic(_Strict):
-    """Per-segment daily rates, curves and call outcomes."""
-
-    rates: dict[Segment, TrafficRates]
-    fixed_rates: TrafficRates
-    # Local-time hourly shape per segment (24 relative weights) and weekday factors (Mon..Sun).
-    hourly: dict[Segment, list[Weight]]
-    weekday: dict[Segment, list[Weight]]
-    activity_sigma: float = Field(0.8, ge=0, le=3, description="Lognormal spread of per-user activity")
-    voice_duration_median_s: float = Field(60.0, gt=0, le=3600)
-    voice_duration_sigma: float = Field(1.1, gt=0, le=3)
-    data_duration_median_s: float = Field(600.0, gt=0, le=86400)
-    data_mb_median: float = Field(8.0, gt=0, le=100_000)
-    mo_share: Probability = 0.55
-    external_party_share: Probability = 0.2
-    roaming_share: Probability = 0.01
-    contacts_median: float = Field(8.0, ge=1, le=500)
-    # Outcome of voice attempts: answered/busy/no_answer/failed/dropped (must sum to 1).
-    voice_outcomes: dict[Literal["answered", "busy", "no_answer", "failed", "dropped"], Probability]
-    sms_failure: Probability = 0.02
-    data_failure: Probability = 0.01
-    work_hours: tuple[int, int] = (9, 17)
-    weekend_days: list[int] = Field(default_factory=lambda: [4, 5], description="0=Monday; DZ: Fri, Sat")
-    work_cell_share: Probability = 0.8
-    roam_cell_share: Probability = 0.1
-
-    @field_validator("hourly")
-    @classmethod
-    def _hours(cls, value: dict[str, list[float]]) -> dict[str, list[float]]:
-        for segment, weights in value.items():
-            if len(weights) != 24 or sum(weights) <= 0:
-                raise ValueError(f"{segment}: needs 24 non-negative weights with a positive sum")
-        return value
-
-    @field_validator("weekday")
-    @classmethod
-    def _days(cls, value: dict[str, list[float]]) -> dict[str, list[float]]:
-        for segment, weights in value.items():
-            if len(weights) != 7:
-                raise ValueError(f"{segment}: needs 7 weights, Monday first")
-        return value
-
-    @field_validator("voice_outcomes")
-    @classmethod
-    def _outcomes(cls, value: dict[str, float]) -> dict[str, float]:
-        if set(value) != {"answered", "busy", "no_answer", "failed", "dropped"}:
-            raise ValueError("needs answered, busy, no_answer, failed and dropped")
-        if abs(sum(value.values()) - 1.0) > 1e-6:
-            raise ValueError(f"must sum to 1, got {sum(value.values()):.4f}")
-        return value
-
-
-class NewYear(_Strict):
-    """The midnight spike of New Year's Eve, local time, when the window covers it."""
-
-    enabled: bool = True
-    sms_multiplier: float = Field(15.0, ge=1, le=100)
-    voice_multiplier: float = Field(5.0, ge=1, le=100)
-    congestion_failure: Probability = 0.25
-    hours: int = Field(2, ge=1, le=6, description="Hours of spike from 23:00 on Dec 31")
-
-
-class Incidents(_Strict):
-    cell_outages: int = Field(3, ge=0, le=1000)
-    outage_hours: tuple[float, float] = (1.0, 4.0)
-    congestion_events: int = Field(3, ge=0, le=1000)
-    congestion_hours: tuple[float, float] = (1.0, 3.0)
-    congestion_failure: Probability = 0.35
-    simbox_rings: int = Field(1, ge=0, le=100)
-    simbox_sims: int = Field(12, ge=1, le=1000)
-    simbox_calls_per_day: float = Field(180.0, ge=1, le=5000)
-
-
-class Defects(_Strict):
-    """Share of rows made defective, per defect type (default about 1% in all)."""
-
-    duplicate: Probability = 0.003
-    missing_field: Probability = 0.002
-    unknown_reference: Probability = 0.002
-    impossible_time: Probability = 0.0015
-    corrupt_value: Probability = 0.0015
-
-    @model_validator(mode="after")
-    def _total(self) -> Defects:
-        if sum(self.model_dump().values()) > 0.5:
-            raise ValueError("defect rates must sum to at most 0.5")
-        return self
-
-
-class Network(_Strict):
-    mobile_subscribers_per_cell: int = Field(250, ge=10, le=100_000)
-    cells_per_site: int = Field(3, ge=1, le=6)
-    fixed_subscribers_per_node: int = Field(400, ge=10, le=100_000)
-    mcc: str = Field("603", pattern=r"^\d{3}$")
-    mnc: str = Field("01", pattern=r"^\d{2,3}$")
-    country_code: str = Field("213", pattern=r"^\d{1,3}$")
-    mobile_prefixes: list[str] = Field(default_factory=lambda: ["5", "6", "7"], min_length=1)
-
-
-class GeneratorConfig(_Strict):
+class GeneratorConfig(StrictSection):
     """Everything one generation run needs."""
 
     seed: int = Field(42, ge=0, le=2**63 - 1)
@@ -185,20 +66,156 @@ class GeneratorConfig(_Strict):
     defects: Defects = Defects()
     network: Network = Network()
 
-    @model_validator(mode="after")
-    def _plans_cover_the_mix(self) -> GeneratorConfig:
-        offered = {(p.segment, p.service) for p in self.tariff_plans}
-        for segment in (s for s, w in self.segment_mix.items() if w > 0):
-            for service in (s for s, w in self.service_mix.items() if w > 0):
-                if (segment, service) not in offered:
-                    raise ValueError(f"no tariff plan for segment {segment!r} with service {service!r}")
-        return self
-
     @field_validator("start")
     @classmethod
-    def _naive_local(cls, value: datetime) -> datetime:
-        # The window is in the network's local time (time_zone).
-        return value.replace(tzinfo=None)
+    def _local_midnight(cls, value: datetime) -> datetime:
+        # The window is whole days in the network's local time (time_zone), from a midnight:
+        # the hourly curves are local hours of the day.
+        value = value.replace(tzinfo=None)
+        if value.time() != time(0):
+            raise ValueError("must be a local midnight (the first day at 00:00:00)")
+        if not EARLIEST_START <= value <= LATEST_START:
+            raise ValueError(f"must be from {EARLIEST_START:%Y-%m-%d} to {LATEST_START:%Y-%m-%d}")
+        return value
+
+    @field_validator("names_locale")
+    @classmethod
+    def _faker_locale(cls, value: str) -> str:
+        # Faker's own spelling rules: fr-DZ is fr_DZ, a bare language its default country.
+        if locale.normalize(value.replace("-", "_")).split(".")[0] not in AVAILABLE_LOCALES:
+            raise ValueError(f"unknown Faker locale; available: {', '.join(sorted(AVAILABLE_LOCALES))}")
+        return value
+
+    @field_validator("segment_mix", "service_mix")
+    @classmethod
+    def _some_weight(cls, value: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        if sum(value.values()) <= 0:
+            keys = SEGMENTS if info.field_name == "segment_mix" else SERVICES
+            raise ValueError(f"needs a positive weight for at least one of {', '.join(keys)}")
+        return value
+
+    @field_validator("regions")
+    @classmethod
+    def _distinct_regions(cls, value: list[Region]) -> list[Region]:
+        require_unique([r.code for r in value], "region codes")
+        require_unique([r.fixed_area_code for r in value], "fixed area codes (numbers would collide)")
+        return value
+
+    @field_validator("tariff_plans")
+    @classmethod
+    def _distinct_plans(cls, value: list[TariffPlan]) -> list[TariffPlan]:
+        require_unique([p.plan_id for p in value], "plan ids")
+        return value
+
+    @property
+    def segments_in_use(self) -> list[Segment]:
+        return [s for s in SEGMENTS if self.segment_mix.get(s, 0) > 0]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GeneratorConfig:
+        """What generation needs across sections; each check may rely on the ones before it."""
+        self._traffic_covers_the_mix()
+        self._plans_cover_the_mix()
+        if expected_events_per_day(self) <= 0:
+            raise FieldValueError(
+                "traffic.rates",
+                "every rate of the segments and services in the mix is 0: the config makes no events",
+                {s: self.traffic.rates[s].model_dump() for s in self.segments_in_use},
+            )
+        self._numbers_suffice()
+        self._simbox_fits()
+        self._record_ids_fit()
+        return self
+
+    def _traffic_covers_the_mix(self) -> None:
+        for name in ("rates", "hourly", "weekday"):
+            given = getattr(self.traffic, name)
+            missing = [s for s in self.segments_in_use if s not in given]
+            if missing:
+                raise FieldValueError(
+                    f"traffic.{name}",
+                    f"nothing for segment {', '.join(map(repr, missing))} of segment_mix; needs an entry "
+                    f"for every segment with a positive weight: {', '.join(self.segments_in_use)}",
+                    sorted(given),
+                )
+
+    def _plans_cover_the_mix(self) -> None:
+        offered = {(p.segment, p.service) for p in self.tariff_plans}
+        for segment in self.segments_in_use:
+            for service in (s for s, w in self.service_mix.items() if w > 0):
+                if (segment, service) not in offered:
+                    raise FieldValueError(
+                        "tariff_plans",
+                        f"no tariff plan for segment {segment!r} with service {service!r}; every pair "
+                        "with positive weights in segment_mix and service_mix needs one",
+                        sorted(offered),
+                    )
+
+    def _share(self, mix: dict[str, float], key: str) -> float:
+        return mix.get(key, 0) / sum(mix.values())
+
+    def _numbers_suffice(self) -> None:
+        """Fixed numbers are unique local numbers within each region's area code."""
+        fixed = 1 - self._share(self.service_mix, "4G-LTE")
+        people, capacity = sum(r.population for r in self.regions), 10**FIXED_LOCAL_DIGITS
+        for region in self.regions:
+            lines = self.subscribers * fixed * region.population / people
+            if lines + 5 * math.sqrt(lines) > capacity:
+                raise FieldValueError(
+                    "subscribers",
+                    f"about {lines:,.0f} fixed lines (FTTH, ADSL) would be in region {region.code!r}, "
+                    f"more than the {capacity:,} local numbers of its area code: lower subscribers or "
+                    "the fixed share of service_mix, or split the region",
+                    self.subscribers,
+                )
+
+    def _simbox_fits(self) -> None:
+        """SIM-box SIMs are drawn from the active (97%) prepaid mobile lines, without repeats."""
+        inc = self.incidents
+        wanted = inc.simbox_rings * inc.simbox_sims
+        share = self._share(self.segment_mix, "prepaid") * self._share(self.service_mix, "4G-LTE") * 0.97
+        lines = self.subscribers * share
+        if wanted and lines - 4 * math.sqrt(lines * (1 - share)) < wanted:
+            raise FieldValueError(
+                "incidents.simbox_rings",
+                f"{inc.simbox_rings} ring(s) of {inc.simbox_sims} SIMs need {wanted} active prepaid mobile "
+                f"lines; subscribers, segment_mix and service_mix give about {lines:,.0f}: set "
+                "incidents.simbox_rings = 0 (no SIM-box fraud), lower simbox_sims or add subscribers",
+                inc.simbox_rings,
+            )
+
+    def _record_ids_fit(self) -> None:
+        events, per_line = self._busiest_unit()
+        # Headroom: the unit's total varies with the lines' lognormal activity (4 sigma of a sum).
+        lines = min(self.subscribers, SHARD_SIZE)
+        spread = 1 + 4 * math.sqrt(math.expm1(self.traffic.activity_sigma**2) / lines)
+        if events * spread > RecordIds.ROW_LIMIT:
+            raise FieldValueError(
+                "traffic.rates",
+                f"a day of one shard of {lines:,} subscribers would make up to {events * spread:,.0f} "
+                f"events ({per_line:,.0f} a line on the busiest day), more than the {RecordIds.ROW_LIMIT:,} "
+                "record ids of a unit: lower traffic.rates and traffic.fixed_rates (or --rows), the "
+                "new_year multipliers or the SIM-box incidents",
+                {s: r.model_dump() for s, r in self.traffic.rates.items()},
+            )
+
+    def _busiest_unit(self) -> tuple[float, float]:
+        """Expected events of the busiest unit of work (duplicates included), and of its busiest
+        line: weekday factors and, on the days it covers, the New Year spike included."""
+        t, ny, inc = self.traffic, self.new_year, self.incidents
+        window = (self.start + timedelta(days=d) for d in range(self.days))
+        spike = ny.enabled and any((d.month, d.day) in {(12, 31), (1, 1)} for d in window)
+        per_line = 0.0
+        for segment in self.segments_in_use:
+            hourly = t.hourly[segment]  # spike hours: 23:00 on Dec 31, then the first of Jan 1
+            share = max(hourly[23], sum(hourly[: ny.hours - 1])) / sum(hourly) if spike else 0.0
+            voice, sms = 1 + (ny.voice_multiplier - 1) * share, 1 + (ny.sms_multiplier - 1) * share
+            for r in (t.rates[segment], t.fixed_rates):
+                day = (r.voice * voice + r.sms * sms + r.data) * max(t.weekday[segment])
+                per_line = max(per_line, day)
+        simbox = inc.simbox_rings * inc.simbox_sims * (inc.simbox_calls_per_day * ny.voice_multiplier + 0.3)
+        events = (min(self.subscribers, SHARD_SIZE) * per_line + simbox) * (1 + self.defects.duplicate)
+        return events, per_line
 
 
 def expected_events_per_day(config: GeneratorConfig) -> float:
@@ -209,6 +226,7 @@ def expected_events_per_day(config: GeneratorConfig) -> float:
     mobile = sum(
         w / seg_total * (t.rates[s].voice + t.rates[s].sms + t.rates[s].data)
         for s, w in config.segment_mix.items()
+        if w > 0  # a segment nobody is in may have no rates
     )
     fixed = t.fixed_rates.voice + t.fixed_rates.sms + t.fixed_rates.data
     return config.subscribers * 0.97 * (mobile_share * mobile + (1 - mobile_share) * fixed)
@@ -221,14 +239,17 @@ def scale_to_rows(config: GeneratorConfig, rows: int) -> GeneratorConfig:
     factor = rows / (expected_events_per_day(config) * config.days)
     t = config.traffic
 
-    def scaled(r: TrafficRates) -> TrafficRates:
-        return TrafficRates(voice=r.voice * factor, sms=r.sms * factor, data=r.data * factor)
+    def scaled(r: TrafficRates) -> dict[str, float]:
+        # Plain values: a scaled rate out of range is reported by the validation below.
+        return {"voice": r.voice * factor, "sms": r.sms * factor, "data": r.data * factor}
 
-    traffic = t.model_copy(
-        update={"rates": {s: scaled(r) for s, r in t.rates.items()}, "fixed_rates": scaled(t.fixed_rates)}
-    )
+    traffic = {
+        **t.model_dump(),
+        "rates": {s: scaled(r) for s, r in t.rates.items()},
+        "fixed_rates": scaled(t.fixed_rates),
+    }
     try:
-        return GeneratorConfig.model_validate({**config.model_dump(), "traffic": traffic.model_dump()})
+        return GeneratorConfig.model_validate({**config.model_dump(), "traffic": traffic})
     except ValidationError as exc:
         raise ConfigError.from_validation(exc, source="generator config (scaled by --rows)") from None
 

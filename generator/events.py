@@ -16,13 +16,12 @@ import pyarrow as pa
 from core.contracts.raw_tables import CDR_EVENT_SCHEMA
 from generator import rng as rngs
 from generator.columns import Columns
-from generator.config import SEGMENTS, GeneratorConfig
+from generator.config import SEGMENTS, SHARD_SIZE, GeneratorConfig, TrafficRates
 from generator.defects import UNKNOWN_ELEMENTS, DefectContext, inject_defects
 from generator.incidents import US, Incident, local_to_utc_us
 from generator.record_ids import RecordIds
 from generator.reference import EXTERNAL_POOL, MOBILE, World
 
-SHARD_SIZE = 4096
 HOUR_US = 3600 * US
 HOUR_QUANTILES = 1 << 16
 VOICE, SMS, DATA = 0, 1, 2
@@ -46,13 +45,16 @@ class EventBuilder:
         self.run_tag = run_tag
         self.shards = -(-world.n_subscribers // SHARD_SIZE)
         t = config.traffic
-        # Daily rates per curve (3 segments + SIM-box) and record type.
-        self.rates = np.array([[t.rates[s].voice, t.rates[s].sms, t.rates[s].data] for s in SEGMENTS])
+        # Daily rates per curve (3 segments + SIM-box) and record type. A segment nobody is in
+        # may have no traffic entries: it gets none (and flat curves no line ever uses).
+        idle = TrafficRates(voice=0, sms=0, data=0)
+        rates = [t.rates.get(s, idle) for s in SEGMENTS]
+        self.rates = np.array([[r.voice, r.sms, r.data] for r in rates])
         self.fixed_rates = np.array([t.fixed_rates.voice, t.fixed_rates.sms, t.fixed_rates.data])
         self.simbox_rates = np.array([config.incidents.simbox_calls_per_day, 0.0, 0.3])
-        hourly = [t.hourly[s] for s in SEGMENTS] + [[0.2] * 7 + [1.0] * 16 + [0.4]]
+        hourly = [t.hourly.get(s, [1.0] * 24) for s in SEGMENTS] + [[0.2] * 7 + [1.0] * 16 + [0.4]]
         self.hourly = np.array(hourly, dtype=float)
-        self.weekday = np.array([t.weekday[s] for s in SEGMENTS] + [[1.0] * 7])
+        self.weekday = np.array([t.weekday.get(s, [1.0] * 7) for s in SEGMENTS] + [[1.0] * 7])
         self.curve = np.where(world.simbox_ring >= 0, SIMBOX_CURVE, world.segment).astype(np.int8)
         self.is_mobile = world.service == MOBILE
         self.contact_count = np.diff(world.contact_offsets)

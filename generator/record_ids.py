@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
+from core.exceptions import ConfigError
+
 
 class RecordIds:
     """Unique record ids ``<run tag>-<day:3><shard:5><row:7>``, assembled as fixed-width bytes.
@@ -14,6 +16,7 @@ class RecordIds:
     """
 
     ROW_DIGITS = 7
+    ROW_LIMIT = 10**ROW_DIGITS  # rows of one unit
 
     def __init__(self, run_tag: str) -> None:
         self.prefix = f"{run_tag}-".encode()
@@ -31,8 +34,13 @@ class RecordIds:
 
     def build(self, day: int, shard: int, rows: np.ndarray) -> pa.Array:
         """The ids of a unit's rows (``rows``: row numbers within the unit)."""
-        if len(rows) and rows.max() >= 10**self.ROW_DIGITS:
-            raise ValueError("more than 10^7 events in one unit: lower the subscriber shard size")
+        if len(rows) and rows.max() >= self.ROW_LIMIT:
+            # The config checks leave headroom; an extreme spread of activity could still get here.
+            raise ConfigError(
+                f"day {day} of subscriber shard {shard} makes {rows.max() + 1:,} events, more than the "
+                f"{self.ROW_LIMIT:,} its record ids allow: lower traffic.rates and traffic.fixed_rates "
+                "(or --rows) or traffic.activity_sigma"
+            )
         out = np.empty(len(rows), [("head", f"S{self.head_width}"), ("row", f"S{self.ROW_DIGITS}")])
         out["head"] = self.prefix + f"{day:03d}{shard:05d}".encode()
         out["row"] = self._row_digits(int(rows.max()) + 1 if len(rows) else 0)[rows]

@@ -20,7 +20,7 @@ from core.contracts.raw_tables import (
     TARIFF_PLANS_SCHEMA,
 )
 from generator import rng as rngs
-from generator.config import SEGMENTS, SERVICES, GeneratorConfig
+from generator.config import FIXED_LOCAL_DIGITS, SEGMENTS, SERVICES, GeneratorConfig
 
 MOBILE = SERVICES.index("4G-LTE")
 NAME_POOL = 400
@@ -264,8 +264,8 @@ def _identities(
     local_number = np.zeros(n, np.int64)
     for r in range(lines.n_regions):
         fixed = np.flatnonzero((lines.region == r) & ~mobile)
-        local_number[fixed] = rng.choice(10**6, len(fixed), replace=False)
-    fixed_number = _concat(net.country_code, area, _digits(local_number, 6))
+        local_number[fixed] = rng.choice(10**FIXED_LOCAL_DIGITS, len(fixed), replace=False)
+    fixed_number = _concat(net.country_code, area, _digits(local_number, FIXED_LOCAL_DIGITS))
     msisdn = pc.if_else(pa.array(mobile), mobile_number, fixed_number)
     imsi = pc.if_else(
         pa.array(mobile),

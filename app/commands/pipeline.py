@@ -16,15 +16,23 @@ def pipeline(
     max_defect_rate: Annotated[
         float, typer.Option(help="Raw gate: highest share of new rows breaking any one rule.")
     ] = 0.05,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait for a pipeline already running (default: do not wait).")
+    ] = 0.0,
 ) -> None:
     """Raw gate, dbt clean, clean gate, dbt analytics, analytics gate - stopping at the first failure."""
-    from app.pipeline import run_pipeline
+    from functools import partial
+
+    from app.pipeline import Steps, run_pipeline
+    from app.pipeline_lock import pipeline_lock
     from expectations.suites import Thresholds
 
     def say(message: str) -> None:
         out.print(message, markup=False, highlight=False)  # "[raw gate]" is text, not markup
 
-    report = run_pipeline(load_settings(), Thresholds(raw_max_defect_rate=max_defect_rate), say=say)
+    steps = Steps(lock=partial(pipeline_lock, wait_seconds=wait))
+    thresholds = Thresholds(raw_max_defect_rate=max_defect_rate)
+    report = run_pipeline(load_settings(), thresholds, say=say, steps=steps)
     total = sum(seconds for _, seconds, _ in report.steps)
     out.print(f"[green]pipeline succeeded[/] in {total:.1f}s")
 

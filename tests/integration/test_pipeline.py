@@ -7,6 +7,7 @@ anomalies against independent computations, an incremental batch, then a bad bat
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from app.pipeline_lock import PIPELINE_LOCK_KEY
 from app.transform import write_dbt_settings
 from core import clients
 from core.settings import LakehouseSettings, load_settings
@@ -229,3 +231,25 @@ def test_a_bad_batch_stops_at_the_raw_gate_and_analytics_is_untouched(
     assert "Traceback" not in run.stderr
     after = query(settings, snapshots)
     pd.testing.assert_frame_equal(before, after)
+
+
+def test_a_second_pipeline_exits_while_one_holds_the_lock(settings: LakehouseSettings) -> None:
+    """The lock is PostgreSQL's, so it is seen from any machine sharing the catalog; here the
+    test's own session plays the running pipeline."""
+    holder = clients.postgres_connection(settings)
+    holder.autocommit = True
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(%s)", (PIPELINE_LOCK_KEY,))
+        began = time.monotonic()
+        busy = run_cli(settings, "pipeline", "--wait", "2", check=False)
+        waited = time.monotonic() - began
+        assert busy.returncode == 10, busy.stderr
+        assert "another pipeline is running" in busy.stderr
+        assert "Traceback" not in busy.stderr
+        assert waited >= 2
+        assert run_cli(settings, "pipeline", check=False).returncode == 10
+    finally:
+        holder.close()  # a holder that ends, however it ends, frees the lock
+    run = run_cli(settings, "pipeline")
+    assert "pipeline succeeded" in run.stdout

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 
 import pytest
 
@@ -37,8 +38,16 @@ class Recorder:
         ok = gate not in self.failing
         return GateResult(gate, ok, failures=[] if ok else [f"{gate}: a rule broke"], evaluated=len(tables))
 
+    @contextmanager
+    def lock(self, settings: LakehouseSettings) -> Iterator[None]:
+        self.calls.append("lock")
+        try:
+            yield
+        finally:
+            self.calls.append("unlock")
+
     def steps(self) -> Steps:
-        return Steps(prepare_pending=self.prepare_pending, dbt=self.dbt, gate=self.gate)
+        return Steps(lock=self.lock, prepare_pending=self.prepare_pending, dbt=self.dbt, gate=self.gate)
 
 
 @pytest.fixture
@@ -49,13 +58,16 @@ def settings() -> LakehouseSettings:
 def test_layers_are_built_and_gated_in_order(settings: LakehouseSettings) -> None:
     recorder = Recorder()
     report = run_pipeline(settings, say=lambda _: None, steps=recorder.steps())
+    # Everything happens inside the pipeline lock.
     assert recorder.calls == [
+        "lock",
         "prepare pending",
         "raw gate",
         "dbt build staging intermediate clean",
         "clean gate",
         "dbt build analytics",
         "analytics gate",
+        "unlock",
     ]
     assert [name for name, _, _ in report.steps] == [
         "raw gate",
@@ -74,7 +86,7 @@ def test_a_failing_clean_gate_stops_before_analytics_is_built(settings: Lakehous
     with pytest.raises(GateFailedError, match="clean gate failed") as raised:
         run_pipeline(settings, say=lambda _: None, steps=recorder.steps())
     assert "a rule broke" in str(raised.value)
-    assert recorder.calls[-1] == "clean gate"
+    assert recorder.calls[-2:] == ["clean gate", "unlock"]
     assert not any("analytics" in call for call in recorder.calls)
 
 
@@ -82,7 +94,7 @@ def test_a_failing_raw_gate_builds_nothing(settings: LakehouseSettings) -> None:
     recorder = Recorder(failing=frozenset({"raw"}))
     with pytest.raises(GateFailedError, match="raw gate failed"):
         run_pipeline(settings, say=lambda _: None, steps=recorder.steps())
-    assert recorder.calls == ["prepare pending", "raw gate"]
+    assert recorder.calls == ["lock", "prepare pending", "raw gate", "unlock"]
 
 
 def test_no_pending_raw_rows_skips_the_raw_gate_but_still_builds(settings: LakehouseSettings) -> None:
@@ -90,11 +102,13 @@ def test_no_pending_raw_rows_skips_the_raw_gate_but_still_builds(settings: Lakeh
     said: list[str] = []
     run_pipeline(settings, say=said.append, steps=recorder.steps())
     assert recorder.calls == [
+        "lock",
         "prepare pending",
         "dbt build staging intermediate clean",
         "clean gate",
         "dbt build analytics",
         "analytics gate",
+        "unlock",
     ]
     assert any("nothing to judge" in line for line in said)
 
@@ -109,7 +123,9 @@ def test_the_raw_gate_judges_the_pending_view(settings: LakehouseSettings) -> No
     run_pipeline(
         settings,
         say=lambda _: None,
-        steps=Steps(prepare_pending=lambda _: 1, dbt=lambda *_: None, gate=gate),
+        steps=Steps(
+            lock=lambda _: nullcontext(), prepare_pending=lambda _: 1, dbt=lambda *_: None, gate=gate
+        ),
     )
     assert seen["raw"] == [PENDING_VIEW]
     assert "voice_calls" in seen["clean"]
