@@ -53,7 +53,8 @@ def render_profile(settings: LakehouseSettings) -> str:
 
 
 def render_settings_macro(settings: LakehouseSettings) -> str:
-    """The macro ``lakehouse_settings()`` that macros/settings.sql reads (it holds the key)."""
+    """The macro ``lakehouse_settings()`` that macros/settings.sql reads (it holds the key, so
+    it is not rendered without one: ConfigError naming LAKEHOUSE_PSEUDONYM_KEY)."""
     namespaces = ", ".join(
         f"{_quoted(layer)}: {_quoted(name)}" for layer, name in settings.namespaces.model_dump().items()
     )
@@ -63,7 +64,7 @@ def render_settings_macro(settings: LakehouseSettings) -> str:
         "    {%- do return({\n"
         f'        "namespaces": {{{namespaces}}},\n'
         f'        "time_zone": {_quoted(settings.time_zone)},\n'
-        f'        "pseudonym_key": {_quoted(settings.pseudonym_key.get_secret_value())},\n'
+        f'        "pseudonym_key": {_quoted(settings.require_pseudonym_key())},\n'
         "    }) -%}\n"
         "{%- endmacro %}\n"
     )
@@ -107,9 +108,9 @@ def cdr_checked_table(settings: LakehouseSettings) -> str:
 
 def run_dbt(settings: LakehouseSettings, args: Sequence[str]) -> None:
     """``dbt <args>`` on the project; raises TransformError naming the failed nodes."""
+    write_dbt_settings(settings)  # first: a missing key stops here, before dbt is even imported
     from dbt.cli.main import dbtRunner
 
-    write_dbt_settings(settings)
     argv = [*args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
     outcome = dbtRunner().invoke(argv)
     if outcome.success:

@@ -33,15 +33,16 @@ class ConfigError(LakehouseError):
             loc, value = [str(part) for part in error["loc"]], error.get("input")
             cause = error.get("ctx", {}).get("error")
             if isinstance(cause, FieldValueError):  # a check across fields blames one of them
-                loc, value = [*loc, *cause.field.split(".")], cause.value
+                loc, value = [*loc, *filter(None, cause.field.split("."))], cause.value
             hint = f" (set {ENV_PREFIX}{'__'.join(loc).upper()})" if source == "settings" else ""
             lines.append(f"  {'.'.join(loc)}: {error['msg']}; got {value!r}{hint}")
         return cls("\n".join(lines))
 
 
 class FieldValueError(ValueError):
-    """Raised by a validator of a whole model to blame one field (dotted path below the model),
-    so that :meth:`ConfigError.from_validation` names that field and its value."""
+    """Raised by a validator of a whole model to blame one field (dotted path below the model;
+    "" for the validated field itself), so that :meth:`ConfigError.from_validation` names that
+    field and shows ``value`` (e.g. a masked secret) instead of the input."""
 
     def __init__(self, field: str, message: str, value: object) -> None:
         super().__init__(message)

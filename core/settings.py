@@ -21,13 +21,15 @@ from dotenv import dotenv_values, set_key
 from pydantic import AfterValidator, BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from core.exceptions import ENV_PREFIX, ConfigError
+from core.exceptions import ENV_PREFIX, ConfigError, FieldValueError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 DEFAULT_ENV_FILE = PROJECT_ROOT / ".env"
 # The generated network (default config: Algeria) is on Algiers time, UTC+1 all year.
 DEFAULT_TIME_ZONE = "Africa/Algiers"
+PSEUDONYM_KEY_VARIABLE = f"{ENV_PREFIX}PSEUDONYM_KEY"
+PSEUDONYM_KEY_MIN_LENGTH = 32  # characters; `lakehouse up` generates 43 (32 random bytes)
 
 
 def _known_zone(value: str) -> str:
@@ -229,7 +231,12 @@ class LakehouseSettings(BaseSettings):
         DEFAULT_TIME_ZONE,
         description="IANA zone of the network's local time: daily KPIs are per local day.",
     )
-    pseudonym_key: SecretStr = Field(SecretStr(""), description="HMAC key for subscriber pseudonyms.")
+    # Unset is allowed until used (status, generate, streaming do not need it): dbt and the pipeline
+    # call require_pseudonym_key(). A key that is set but short is refused when settings load.
+    pseudonym_key: SecretStr = Field(
+        SecretStr(""),
+        description=f"HMAC key for subscriber pseudonyms, at least {PSEUDONYM_KEY_MIN_LENGTH} characters.",
+    )
 
     @field_validator("time_zone")
     @classmethod
@@ -241,6 +248,31 @@ class LakehouseSettings(BaseSettings):
                 f"unknown IANA time zone {value!r} (e.g. Africa/Algiers, Europe/Paris)"
             ) from None
         return value
+
+    @field_validator("pseudonym_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        length = len(value.get_secret_value())
+        if 0 < length < PSEUDONYM_KEY_MIN_LENGTH:
+            raise FieldValueError("", _short_key(length), value)  # the value: masked, not the input
+        return value
+
+    def require_pseudonym_key(self) -> str:
+        """The pseudonym key, for what publishes pseudonymised data (dbt, the pipeline).
+
+        Raises ConfigError naming the variable and the minimum length when it is unset or short.
+        """
+        key = self.pseudonym_key.get_secret_value()
+        if not key:
+            raise ConfigError(
+                f"{PSEUDONYM_KEY_VARIABLE} is not set: the clean and analytics layers replace subscriber "
+                "identifiers with HMAC-SHA-256 pseudonyms keyed with it. Set it to a random secret of at "
+                f"least {PSEUDONYM_KEY_MIN_LENGTH} characters in .env or the environment (`lakehouse up` "
+                "generates one into .env)"
+            )
+        if len(key) < PSEUDONYM_KEY_MIN_LENGTH:
+            raise ConfigError(f"{PSEUDONYM_KEY_VARIABLE}: {_short_key(len(key))}")
+        return key
 
     @field_validator("home", "cache_dir", mode="after")
     @classmethod
@@ -285,6 +317,13 @@ class LakehouseSettings(BaseSettings):
 
         walk([], self)
         return env
+
+
+def _short_key(length: int) -> str:
+    return (
+        f"the pseudonym key must be at least {PSEUDONYM_KEY_MIN_LENGTH} characters of random text, this "
+        f"one has {length} (python -c 'import secrets; print(secrets.token_urlsafe(32))' makes one)"
+    )
 
 
 # Secrets generated on first use into the ignored .env; the values never enter the repo.

@@ -21,6 +21,8 @@ def pipeline(
     ] = 0.0,
 ) -> None:
     """Raw gate, dbt clean, clean gate, dbt analytics, analytics gate - stopping at the first failure."""
+    settings = load_settings()
+    settings.require_pseudonym_key()  # before the lock and the raw gate, not at the first dbt step
     from functools import partial
 
     from app.pipeline import Steps, run_pipeline
@@ -32,7 +34,7 @@ def pipeline(
 
     steps = Steps(lock=partial(pipeline_lock, wait_seconds=wait))
     thresholds = Thresholds(raw_max_defect_rate=max_defect_rate)
-    report = run_pipeline(load_settings(), thresholds, say=say, steps=steps)
+    report = run_pipeline(settings, thresholds, say=say, steps=steps)
     total = sum(seconds for _, seconds, _ in report.steps)
     out.print(f"[green]pipeline succeeded[/] in {total:.1f}s")
 

@@ -28,3 +28,21 @@ def test_help_lists_the_stack_commands() -> None:
     assert result.returncode == 0
     for command in ("up", "down", "status", "logs", "clean"):
         assert command in result.stdout
+
+
+def test_pipeline_without_a_pseudonym_key_exits_2_before_touching_a_service() -> None:
+    # The Trino and PostgreSQL ports point nowhere: reaching them would be another error.
+    result = run_cli(
+        "pipeline", LAKEHOUSE_PSEUDONYM_KEY="", LAKEHOUSE_TRINO__PORT="1", LAKEHOUSE_POSTGRES__PORT="1"
+    )
+    assert result.returncode == 2, result.stderr
+    assert "LAKEHOUSE_PSEUDONYM_KEY is not set" in result.stderr
+    assert "at least 32 characters" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_short_pseudonym_key_stops_every_command_naming_the_variable() -> None:
+    result = run_cli("status", LAKEHOUSE_PSEUDONYM_KEY="too-short")
+    assert result.returncode == 2
+    assert "LAKEHOUSE_PSEUDONYM_KEY" in result.stderr and "at least 32 characters" in result.stderr
+    assert "too-short" not in result.stderr

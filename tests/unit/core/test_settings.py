@@ -6,6 +6,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from core.exceptions import ConfigError
 from core.settings import GENERATED_SECRETS, ensure_local_secrets, load_settings
@@ -117,3 +118,43 @@ def test_stream_settings_reach_the_job_through_the_environment(monkeypatch: pyte
     env = settings.to_env()
     assert env["LAKEHOUSE_STREAM__TRIGGER_SECONDS"] == "2.5"
     assert env["LAKEHOUSE_STREAM__ALERTS__WINDOW_SECONDS"] == "60"
+
+
+def test_an_unset_pseudonym_key_loads_but_is_refused_where_it_is_used() -> None:
+    settings = load_settings(env_file=None)  # `lakehouse status`, `generate` ... need no key
+    assert settings.pseudonym_key.get_secret_value() == ""
+    with pytest.raises(ConfigError) as caught:
+        settings.require_pseudonym_key()
+    assert "LAKEHOUSE_PSEUDONYM_KEY is not set" in str(caught.value)
+    assert "at least 32 characters" in str(caught.value)
+    assert caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize("key", ["short-secret-value", "Z" * 31])
+def test_a_short_pseudonym_key_is_refused_naming_the_variable_and_the_length(
+    monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    monkeypatch.setenv("LAKEHOUSE_PSEUDONYM_KEY", key)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env_file=None)
+    message = str(caught.value)
+    assert "pseudonym_key: " in message and "(set LAKEHOUSE_PSEUDONYM_KEY)" in message
+    assert "at least 32 characters" in message and f"this one has {len(key)}" in message
+    assert key not in message, "the secret is not echoed"
+
+
+def test_a_short_key_set_past_validation_is_refused_where_it_is_used() -> None:
+    settings = load_settings(env_file=None).model_copy(update={"pseudonym_key": SecretStr("k" * 20)})
+    with pytest.raises(ConfigError, match=r"LAKEHOUSE_PSEUDONYM_KEY: .*at least 32 characters.*has 20"):
+        settings.require_pseudonym_key()
+
+
+def test_keys_of_32_characters_and_generated_keys_are_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAKEHOUSE_PSEUDONYM_KEY", "k" * 32)
+    assert load_settings(env_file=None).require_pseudonym_key() == "k" * 32
+    monkeypatch.delenv("LAKEHOUSE_PSEUDONYM_KEY")
+    env_file = tmp_path / ".env"
+    ensure_local_secrets(env_file)
+    assert len(load_settings(env_file=env_file).require_pseudonym_key()) >= 32

@@ -9,6 +9,7 @@ from pathlib import Path
 import jinja2
 import pytest
 import yaml
+from pydantic import SecretStr
 
 from app.transform import (
     DBT_PROJECT_DIR,
@@ -17,9 +18,10 @@ from app.transform import (
     SETTINGS_MACRO_FILE,
     write_dbt_settings,
 )
+from core.exceptions import ConfigError
 from core.settings import PROJECT_ROOT, LakehouseSettings, NamespaceSettings, load_settings
 
-TRICKY_KEY = "k'e\"y}}{% \\ é"
+TRICKY_KEY = "k'e\"y}}{% \\ é" * 3  # quotes, Jinja and a backslash; 42 characters (32 at least)
 
 
 class _Returned(Exception):  # noqa: N818 - dbt's `return` ends a macro by raising
@@ -85,6 +87,14 @@ def test_files_are_private_and_follow_changed_settings(tmp_path: Path, settings:
     write_dbt_settings(settings.model_copy(update={"time_zone": "UTC"}), tmp_path)
     assert macro_value(paths[1].read_text())["time_zone"] == "UTC"
     assert not [p.name for p in paths[1].parent.iterdir() if p.suffix == ".tmp"]
+
+
+def test_no_macro_is_rendered_without_a_pseudonym_key(tmp_path: Path, settings: LakehouseSettings) -> None:
+    # Plain `dbt run` would otherwise pseudonymise with an empty HMAC key.
+    unset = settings.model_copy(update={"pseudonym_key": SecretStr("")})
+    with pytest.raises(ConfigError, match=r"LAKEHOUSE_PSEUDONYM_KEY is not set.*at least 32 characters"):
+        write_dbt_settings(unset, tmp_path)
+    assert not list(tmp_path.rglob("*"))
 
 
 def test_generated_files_are_ignored_by_git() -> None:
