@@ -130,6 +130,9 @@ class KafkaSettings(ServiceSettings):
     controller_port: int = Field(9093, ge=1, le=65535)
     heap: str = Field("512M", pattern=r"^\d+[MG]$")
     partitions: int = Field(3, ge=1, le=64)
+    delivery_timeout_s: float = Field(
+        120.0, ge=1, le=3600, description="Producers retry a message this long, then report it undelivered."
+    )
     cdr_topic: str = "cdr.events"
     dead_letter_topic: str = "cdr.dead-letter"
     alerts_topic: str = "cdr.alerts"

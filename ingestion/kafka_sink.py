@@ -6,12 +6,13 @@ in order. Every field of the raw contract is present; times are ISO-8601 UTC str
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, Message, Producer
 
 from core import clients
 from core.contracts.cdr_message import KEY_FIELD, SCHEMA_VERSION
@@ -19,6 +20,7 @@ from core.contracts.generation import GenerationSource
 from core.exceptions import ServiceUnavailableError
 from core.settings import LakehouseSettings
 
+log = logging.getLogger(__name__)
 # Backslash first, so the escapes added after it are not escaped again.
 _ESCAPES = (
     ("\\", "\\\\"),
@@ -73,19 +75,66 @@ def event_messages(batch: pa.RecordBatch) -> tuple[list[bytes | None], list[byte
 
 
 class CdrProducer:
-    """Sends event batches to a CDR topic (idempotent producer, zstd, small linger)."""
+    """Sends event batches to a CDR topic (idempotent producer, acks from all replicas, zstd,
+    small linger) and keeps count of what the broker acknowledged.
 
-    def __init__(self, settings: LakehouseSettings, topic: str | None = None) -> None:
+    ``send`` only queues: a message counts as delivered once the broker has acknowledged it, or
+    as failed when librdkafka gives up on it (``kafka.delivery_timeout_s``, e.g. the broker is
+    down that long). :meth:`flush` waits for every verdict and raises when any was not delivered.
+    ``options`` are librdkafka settings that override ours (tests: short timeouts).
+    """
+
+    def __init__(
+        self, settings: LakehouseSettings, topic: str | None = None, options: dict[str, object] | None = None
+    ) -> None:
         self.settings = settings
         self.topic = topic or settings.kafka.cdr_topic
-        self._producer = Producer(
-            clients.kafka_config(
-                settings, **{"enable.idempotence": True, "linger.ms": 20, "compression.type": "zstd"}
+        self.queued = 0
+        self.failed = 0
+        self.first_error: KafkaError | None = None
+        self._warn_at = 1
+        config = {
+            "enable.idempotence": True,
+            "acks": "all",
+            "delivery.timeout.ms": int(settings.kafka.delivery_timeout_s * 1000),
+            "linger.ms": 20,
+            "compression.type": "zstd",
+            # Reports for failures only: a Python call per delivered message would cost throughput.
+            # Delivered = queued - failed - still in flight (exact once flushed).
+            "delivery.report.only.error": True,
+            "on_delivery": self._on_failure,
+            "logger": log,  # librdkafka's own log lines (connection refused ...) through logging
+            **(options or {}),
+        }
+        self.config = clients.kafka_config(settings, **config)  # what librdkafka is given
+        self._producer = Producer(self.config)
+
+    def _on_failure(self, error: KafkaError | None, message: Message) -> None:
+        if error is None:  # not called for deliveries (delivery.report.only.error)
+            return
+        self.failed += 1
+        self.first_error = self.first_error or error
+        if self.failed >= self._warn_at:  # at 1, 10, 100 ... failures: a live producer says so
+            self._warn_at *= 10
+            log.warning(
+                "%s message(s) for %s not delivered so far; first error: %s",
+                f"{self.failed:,}",
+                self.topic,
+                _describe(self.first_error),
             )
-        )
+
+    @property
+    def pending(self) -> int:
+        """Messages queued or in flight, without a verdict yet."""
+        return len(self._producer)
+
+    @property
+    def delivered(self) -> int:
+        """Messages the broker acknowledged (exact after :meth:`flush`; in flight ones are not)."""
+        return max(0, self.queued - self.failed - self.pending)
 
     def send(self, batch: pa.RecordBatch | pa.Table) -> int:
-        """Queue every event of ``batch``; returns how many."""
+        """Queue every event of ``batch``; returns how many were queued (not yet delivered)."""
         sent = 0
         for batch_part in batch.to_batches() if isinstance(batch, pa.Table) else [batch]:
             keys, values = event_messages(batch_part)
@@ -99,15 +148,35 @@ class CdrProducer:
         while True:
             try:
                 self._producer.produce(self.topic, value=value, key=key)
+                self.queued += 1
                 return
             except BufferError:
                 self._producer.poll(0.1)  # local queue full: let deliveries drain
 
-    def flush(self, timeout: float = 60) -> None:
-        if self._producer.flush(timeout) > 0:
-            raise ServiceUnavailableError(
-                f"Kafka at {self.settings.kafka.bootstrap_servers} did not take every message"
+    def flush(self, timeout: float | None = None) -> int:
+        """Wait for the verdict on every queued message; returns how many were delivered.
+
+        Raises ServiceUnavailableError naming how many of how many were not delivered (failed,
+        or still without a verdict after ``timeout``; default: the delivery timeout + 10 s) and
+        the first error.
+        """
+        timeout = self.settings.kafka.delivery_timeout_s + 10 if timeout is None else timeout
+        waiting = self._producer.flush(timeout)
+        if self.failed or waiting:
+            why = f"{self.failed:,} failed" + (
+                f", {waiting:,} still waiting after {timeout:g} s" if waiting else ""
             )
+            first = f"; first error: {_describe(self.first_error)}" if self.first_error is not None else ""
+            raise ServiceUnavailableError(
+                f"Kafka at {self.settings.kafka.bootstrap_servers}: {self.queued - self.delivered:,} of "
+                f"{self.queued:,} messages to {self.topic} were not delivered ({why}){first}; "
+                f"{self.delivered:,} were. Is Kafka up (`lakehouse status`)?"
+            )
+        return self.delivered
+
+
+def _describe(error: KafkaError) -> str:
+    return f"{error.name()}: {error.str()}"
 
 
 def produce_generation(
@@ -116,7 +185,11 @@ def produce_generation(
     rate: float | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> int:
-    """Send every event of ``generation`` to the CDR topic, at most ``rate`` events/s if given."""
+    """Send every event of ``generation`` to the CDR topic, at most ``rate`` events/s if given.
+
+    Returns how many the broker acknowledged; raises ServiceUnavailableError (from
+    :meth:`CdrProducer.flush`) when any was not delivered.
+    """
     producer = CdrProducer(settings)
     sent, began = 0, time.monotonic()
     for batch, _ in generation.batches():
@@ -130,5 +203,4 @@ def produce_generation(
                     time.sleep(ahead)
         if on_batch is not None:
             on_batch(batch.num_rows)
-    producer.flush()
-    return sent
+    return producer.flush()

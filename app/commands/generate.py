@@ -117,9 +117,10 @@ def _run(
         else:
             from ingestion.kafka_sink import produce_generation
 
-            sent = produce_generation(settings, generation, rate=rate, on_batch=advance)
+            # Counts what the broker acknowledged; raises (exit 7) when any event was not delivered.
+            delivered = produce_generation(settings, generation, rate=rate, on_batch=advance)
             progress.stop()
-            out.print(f"sent {sent:,} events to {settings.kafka.cdr_topic}")
+            out.print(f"delivered {delivered:,} events to {settings.kafka.cdr_topic}")
 
 
 def register(app: typer.Typer) -> None:

@@ -86,12 +86,11 @@ def produce(
 
     settings = load_settings()
     cfg = load_config(config, seed=seed, time_zone=settings.time_zone)
-    producer = CdrProducer(settings, topic)
-    sent = 0
+    producer = CdrProducer(settings, topic)  # logs failed deliveries as they come (at 1, 10, 100 ...)
     for part in live_events(cfg, rate or settings.stream.rate, pace, limit=events, event_seed=event_seed):
-        sent += producer.send(part)
-    producer.flush()
-    out.print(f"sent {sent:,} events to {producer.topic}")
+        producer.send(part)
+    delivered = producer.flush()  # raises (exit 7) when any event was not delivered
+    out.print(f"delivered {delivered:,} events to {producer.topic}")
 
 
 def maintain(

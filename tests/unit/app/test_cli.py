@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from generator.config import DEFAULT_CONFIG
 
 
 def run_cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -46,3 +51,37 @@ def test_a_short_pseudonym_key_stops_every_command_naming_the_variable() -> None
     assert result.returncode == 2
     assert "LAKEHOUSE_PSEUDONYM_KEY" in result.stderr and "at least 32 characters" in result.stderr
     assert "too-short" not in result.stderr
+
+
+@pytest.fixture
+def no_kafka() -> dict[str, str]:
+    """Settings of a Kafka that is down: a port nothing listens on, deliveries given up after 1 s."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return {"LAKEHOUSE_KAFKA__PORT": str(port), "LAKEHOUSE_KAFKA__DELIVERY_TIMEOUT_S": "1"}
+
+
+def _refused_delivery(result: subprocess.CompletedProcess[str], topic: str) -> None:
+    assert result.returncode == 7, result.stderr
+    assert f"messages to {topic} were not delivered" in result.stderr
+    assert "first error: _MSG_TIMED_OUT" in result.stderr
+    assert "delivered" not in result.stdout and "sent" not in result.stdout
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_generate_to_kafka_that_is_down_exits_7_naming_the_undelivered(no_kafka: dict[str, str]) -> None:
+    result = run_cli(
+        "generate", "--to", "kafka", "--days", "1", "--subscribers", "300", "--rows", "500", **no_kafka
+    )
+    _refused_delivery(result, "cdr.events")
+
+
+def test_stream_produce_to_kafka_that_is_down_exits_7(tmp_path: Path, no_kafka: dict[str, str]) -> None:
+    config = tmp_path / "small.toml"
+    config.write_text(DEFAULT_CONFIG.read_text().replace("subscribers = 20000", "subscribers = 300"))
+    result = run_cli(
+        "stream", "produce", "--config", str(config), "--events", "300", "--rate", "100000",
+        "--topic", "cdr.down", **no_kafka,
+    )  # fmt: skip
+    _refused_delivery(result, "cdr.down")
