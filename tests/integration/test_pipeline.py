@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from app.pipeline_lock import PIPELINE_LOCK_KEY
-from app.transform import write_dbt_settings
+from app.transform import DBT_PROJECT_DIR, PROFILES_FILE, SETTINGS_MACRO_FILE, write_dbt_settings
 from core import clients
 from core.settings import LakehouseSettings, load_settings
 from generator.config import DEFAULT_CONFIG
@@ -48,9 +48,15 @@ def read_clean(settings: LakehouseSettings, table: str) -> pd.DataFrame:
 @pytest.fixture(scope="module", autouse=True)
 def _restore_dbt_settings() -> Iterator[None]:
     """`lakehouse pipeline` renders the test stack's dbt profile and settings macro into
-    dbt_project/; render the developer's own back afterwards, so a plain `dbt run` still works."""
+    dbt_project/; render the developer's own back afterwards, so a plain `dbt run` still works
+    (or, on a fresh clone with no settings yet, leave none pointing at the stopped test stack)."""
     yield
-    write_dbt_settings(load_settings())
+    developer = load_settings()
+    if developer.pseudonym_key.get_secret_value():
+        write_dbt_settings(developer)
+    else:
+        for path in (DBT_PROJECT_DIR / PROFILES_FILE, DBT_PROJECT_DIR / SETTINGS_MACRO_FILE):
+            path.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")
