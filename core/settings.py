@@ -110,6 +110,11 @@ class TrinoSettings(ServiceSettings):
     # Trino keeps 30% of the heap as headroom: query memory must stay below 70% of it.
     heap: str = Field("4G", pattern=r"^\d+[MG]$", description="JVM -Xmx, e.g. 4G")
     query_max_memory_per_node: str = Field("2500MB", pattern=r"^\d+(MB|GB)$")
+    maintenance_min_retention: str = Field(
+        "1h",
+        pattern=r"^\d+(ms|s|m|h|d)$",
+        description="Shortest retention `lakehouse maintain` may use (Trino's own floor: 7d).",
+    )
 
     @property
     def url(self) -> str:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
+from pyiceberg.expressions import EqualTo
 from pyiceberg.table import Table
 
 from core.contracts.generation import GenerationSource
@@ -35,7 +36,20 @@ class LoadResult:
 
 
 def holds_batch(table: Table, batch_id: str) -> bool:
-    return any(s.summary is not None and s.summary.get(BATCH_PROPERTY) == batch_id for s in table.snapshots())
+    """Whether ``batch_id`` is already in ``table``.
+
+    A snapshot summary says so cheaply; once maintenance has expired that snapshot, the rows
+    themselves still do (tables with a ``batch_id`` column: the CDRs and the truth), so the
+    ledger never depends on old snapshots. Reference tables are replaced whole: loading the
+    same world twice leaves them as they were.
+    """
+    if any(s.summary is not None and s.summary.get(BATCH_PROPERTY) == batch_id for s in table.snapshots()):
+        return True
+    if table.current_snapshot() is None or "batch_id" not in table.schema().column_names:
+        return False
+    # Column statistics prune every file of other batches (and the stream's, where it is null).
+    found = table.scan(row_filter=EqualTo("batch_id", batch_id), selected_fields=("batch_id",), limit=1)
+    return found.to_arrow().num_rows > 0
 
 
 def _write_once(

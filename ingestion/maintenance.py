@@ -5,16 +5,27 @@ concurrent appends do not conflict with: Iceberg retries whichever commit loses 
 ``expire_snapshots`` drops old snapshots (each micro-batch made one), ``remove_orphan_files``
 deletes files no snapshot references (left by failed writes), only when older than the
 retention, so files of a commit in flight are never touched.
+
+The ledgers survive it: the stream's Kafka offsets live in snapshot summaries, so a ledger that
+expiring snapshots took away is committed again (:func:`carry_ledgers_forward`); batch loads
+find their batch id in the rows themselves (``ingestion.iceberg_batch.holds_batch``).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 from dataclasses import dataclass
+
+from pyiceberg.table import Table
 
 from core import clients
 from core.contracts.stream_tables import StreamTables
 from core.settings import LakehouseSettings
+from ingestion.streaming import ledger
+
+log = logging.getLogger(__name__)
 
 # Files below this are rewritten; streamed files are a few MB, batch files are larger.
 SMALL_FILE = "32MB"
@@ -36,10 +47,46 @@ def _counts(settings: LakehouseSettings, schema: str, table: str) -> tuple[int, 
     return int(files), int(snapshots)
 
 
+def _offset_ledgers(table: Table) -> dict[str, ledger.Offsets]:
+    """Every Kafka-offsets ledger in the table's snapshots, merged per summary key (topic)."""
+    found: dict[str, list[ledger.Offsets]] = {}
+    for snapshot in table.snapshots():
+        properties = snapshot.summary.additional_properties if snapshot.summary is not None else {}
+        for key, value in properties.items():
+            if key.startswith(f"{ledger.OFFSETS_PROPERTY}."):
+                found.setdefault(key, []).append(ledger.parse_offsets(value))
+    return {key: ledger.merge_offsets(*values) for key, values in found.items()}
+
+
+def carry_ledgers_forward(table: Table, before: dict[str, ledger.Offsets]) -> list[str]:
+    """Commit ``before`` again where expiring snapshots took a ledger away; returns those keys.
+
+    The commit is an append of no files whose summary holds the ledgers: the stream's
+    exactly-once filter reads the furthest offsets over all snapshots, so this can only keep a
+    ledger, never move it back (a stream commit racing it records offsets at least as far).
+    """
+    table.refresh()
+    now = _offset_ledgers(table)
+    lost = {
+        key: offsets
+        for key, offsets in before.items()
+        if ledger.merge_offsets(now.get(key, {}), offsets) != now.get(key, {})
+    }
+    if lost:
+        properties = {
+            key: json.dumps({str(p): o for p, o in offsets.items()}) for key, offsets in lost.items()
+        }
+        with table.transaction() as tx, tx.update_snapshot(snapshot_properties=properties).fast_append():
+            pass
+    return sorted(lost)
+
+
 def maintain_table(settings: LakehouseSettings, name: str, older_than_hours: float) -> MaintenanceReport:
-    """Compact, expire and clean one table (``namespace.table``)."""
+    """Compact, expire and clean one table (``namespace.table``), keeping its offsets ledgers."""
     schema, table = name.split(".")
     began = time.monotonic()
+    iceberg_table = clients.iceberg_catalog(settings).load_table(name)
+    ledgers = _offset_ledgers(iceberg_table)
     files_before, snapshots_before = _counts(settings, schema, table)
     retention = f"{older_than_hours:.2f}h"
     for procedure in (
@@ -48,6 +95,9 @@ def maintain_table(settings: LakehouseSettings, name: str, older_than_hours: flo
         f"remove_orphan_files(retention_threshold => '{retention}')",
     ):
         clients.trino_query(settings, f"ALTER TABLE {table} EXECUTE {procedure}", schema)
+    carried = carry_ledgers_forward(iceberg_table, ledgers)
+    if carried:
+        log.info("%s: carried %s forward past expired snapshots", name, ", ".join(carried))
     files_after, snapshots_after = _counts(settings, schema, table)
     return MaintenanceReport(
         name, files_before, files_after, snapshots_before, snapshots_after, time.monotonic() - began
@@ -55,6 +105,8 @@ def maintain_table(settings: LakehouseSettings, name: str, older_than_hours: flo
 
 
 def maintain_tables(settings: LakehouseSettings, older_than_hours: float = 24.0) -> list[MaintenanceReport]:
-    """Maintain every table the streaming job writes."""
-    tables = StreamTables.of(settings.namespaces)
-    return [maintain_table(settings, name, older_than_hours) for name in tables.all]
+    """Maintain every table the streaming job writes (those that exist: before the first
+    stream there may be only raw.cdr)."""
+    catalog = clients.iceberg_catalog(settings)
+    names = [name for name in StreamTables.of(settings.namespaces).all if catalog.table_exists(name)]
+    return [maintain_table(settings, name, older_than_hours) for name in names]

@@ -75,8 +75,8 @@ iceberg.jdbc-catalog.default-warehouse-dir={s3.warehouse}
 iceberg.jdbc-catalog.schema-version=V1
 # `lakehouse maintain` expires snapshots and orphan files older than a day by default (the
 # stream commits every few seconds); Trino's own floor is 7 days.
-iceberg.expire-snapshots.min-retention=1h
-iceberg.remove-orphan-files.min-retention=1h
+iceberg.expire-snapshots.min-retention={t.maintenance_min_retention}
+iceberg.remove-orphan-files.min-retention={t.maintenance_min_retention}
 fs.native-s3.enabled=true
 s3.endpoint={s3.endpoint}
 s3.region={s3.region}

@@ -52,19 +52,21 @@ def not_yet_in(offsets: Offsets) -> Column:
 
 
 def committed_offsets(spark: SparkSession, table: str, topic: str) -> Offsets:
-    """Offsets of ``topic`` already in ``table``: from the newest snapshot that recorded them."""
+    """Offsets of ``topic`` already in ``table``: the furthest any remaining snapshot recorded.
+
+    Offsets only grow, so the maximum over every snapshot is right whatever their order, and a
+    ledger carried forward by maintenance (``ingestion.maintenance``) can never move it back.
+    """
     from pyspark.sql import functions as F
 
     key = offsets_property(topic)
     rows = (
         spark.table(f"{table}.snapshots")
         .where(F.col("summary").getItem(key).isNotNull())
-        .orderBy(F.col("committed_at").desc())
         .select(F.col("summary").getItem(key).alias("offsets"))
-        .limit(1)
         .collect()
     )
-    return parse_offsets(rows[0]["offsets"]) if rows else {}
+    return merge_offsets(*(parse_offsets(row["offsets"]) for row in rows))
 
 
 def batch_end_offsets(checkpoint: Path, batch_id: int, topic: str) -> Offsets:

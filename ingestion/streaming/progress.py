@@ -38,11 +38,10 @@ def ingested_offsets(settings: LakehouseSettings, topic: str) -> ledger.Offsets:
     key = ledger.offsets_property(topic)
     recorded: list[ledger.Offsets] = []
     for name in (tables.cdr, tables.quarantine):
-        if not catalog.table_exists(name):
-            continue
-        snapshots = sorted(catalog.load_table(name).snapshots(), key=lambda s: s.timestamp_ms, reverse=True)
-        newest = next((s.summary.get(key) for s in snapshots if s.summary and s.summary.get(key)), None)
-        recorded.append(ledger.parse_offsets(newest))
+        if catalog.table_exists(name):
+            for snapshot in catalog.load_table(name).snapshots():
+                if snapshot.summary is not None and snapshot.summary.get(key):
+                    recorded.append(ledger.parse_offsets(snapshot.summary.get(key)))
     return ledger.merge_offsets(*recorded)
 
 

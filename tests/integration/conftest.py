@@ -32,7 +32,13 @@ def make_test_settings(home: Path) -> LakehouseSettings:
         home=home,
         postgres={"port": pg, "password": secrets.token_urlsafe(16)},
         s3={"port": s3, "console_port": console, "secret_key": secrets.token_urlsafe(24)},
-        trino={"port": trino, "heap": "2G", "query_max_memory_per_node": "768MB"},
+        # Maintenance tests expire every snapshot at once: no retention floor on the test stack.
+        trino={
+            "port": trino,
+            "heap": "2G",
+            "query_max_memory_per_node": "768MB",
+            "maintenance_min_retention": "0s",
+        },
         kafka={"port": kafka, "controller_port": controller, "heap": "384M"},
         pseudonym_key=secrets.token_urlsafe(24),
     )
