@@ -17,7 +17,8 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 from core.exceptions import ServiceStartError
 from core.settings import LakehouseSettings
 from infra.process import ManagedProcess
-from ingestion.streaming.progress import processed_offsets, ready_file
+from ingestion.streaming.progress import processed_offsets, ready_file, state_file
+from ingestion.streaming.supervision import JobState
 
 JOB, PRODUCER = "stream-job", "stream-producer"
 # A fresh JVM's first micro-batch is the slow one (class loading, JIT).
@@ -35,6 +36,7 @@ def start_job(
     """Start `lakehouse stream run` as ``process`` and wait until its queries run."""
     marker = ready_file(settings, topic)
     marker.unlink(missing_ok=True)
+    state_file(settings, topic).unlink(missing_ok=True)  # a previous run's verdict
     argv = lakehouse_argv("stream", "run", *(["--topic", topic] if topic else []))
     process.start(argv, env=settings.to_env())
 
@@ -61,6 +63,7 @@ class StreamProcess:
     pid: int | None
     rss_bytes: int | None
     log_file: Path
+    state: str  # running | failing (...) | failed (...) | stopped
 
 
 class StreamProcesses:
@@ -103,5 +106,15 @@ class StreamProcesses:
         return [p.name for p in (self.producer, self.job) if p.stop(timeout=60)]
 
     def status(self) -> list[StreamProcess]:
-        """Each process with its pid (None when stopped), memory and log."""
-        return [StreamProcess(p.name, p.pid(), p.rss_bytes(), p.log_file) for p in (self.job, self.producer)]
+        """Each process with its pid (None when stopped), memory, log and state: the job's
+        state is its own report (running, failing while it restarts a query, failed)."""
+        rows = []
+        for process in (self.job, self.producer):
+            pid = process.pid()
+            state = "running" if pid else "stopped"
+            if process is self.job:
+                reported = JobState.read(state_file(self.settings))
+                if reported is not None and (pid or reported.state == "failed"):
+                    state = reported.describe()
+            rows.append(StreamProcess(process.name, pid, process.rss_bytes(), process.log_file, state))
+        return rows

@@ -112,3 +112,9 @@ class PipelineBusyError(LakehouseError):
     """Another pipeline run holds the pipeline lock."""
 
     exit_code = 10
+
+
+class StreamJobFailedError(LakehouseError):
+    """The streaming job gave up restarting a query that keeps failing."""
+
+    exit_code = 11

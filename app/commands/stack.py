@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from app.transform import write_dbt_settings
@@ -71,7 +72,8 @@ def status() -> None:
     for column in ("process", "pid", "state", "RSS", "log"):
         table.add_column(column)
     for row in StreamProcesses(settings).status():
-        state = "[green]running[/]" if row.pid else "stopped"
+        color = {"running": "green", "failing": "yellow", "failed": "red"}.get(row.state.split()[0])
+        state = f"[{color}]{escape(row.state)}[/]" if color else escape(row.state)
         table.add_row(row.name, str(row.pid or "-"), state, _mib(row.rss_bytes), str(row.log_file))
     out.print(table)
 

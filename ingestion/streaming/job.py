@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING
 
 from core import clients
 from core.contracts.stream_tables import StreamTables
+from core.exceptions import StreamJobFailedError
 from core.settings import LakehouseSettings
 from ingestion.streaming.alerts import start_alert_query
-from ingestion.streaming.progress import ready_file
+from ingestion.streaming.progress import ready_file, state_file
 from ingestion.streaming.session import spark_session
+from ingestion.streaming.supervision import JobState, QueryHealth, RestartPolicy
 from ingestion.streaming.tables import ensure_stream_tables
 from ingestion.streaming.writer import start_cdr_query
 
@@ -29,22 +31,25 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RESTART_PAUSE_SECONDS = 5.0
 WATCH_SECONDS = 30  # at most this long between checks that every query runs
 
 QueryStarter = Callable[["SparkSession", LakehouseSettings, str], "StreamingQuery"]
 
 
 def run_job(
-    settings: LakehouseSettings, java_home: Path, jars: Sequence[Path], topic: str | None = None
+    settings: LakehouseSettings,
+    java_home: Path,
+    jars: Sequence[Path],
+    topic: str | None = None,
+    policy: RestartPolicy | None = None,
 ) -> None:
     """Run the CDR and alert queries until stopped, restarting a query that fails.
 
     A query that dies (a broker restart, a lost commit race beyond Iceberg's retries, or
     SPARK-55271: Spark 4.1.1's Kafka source fails the progress report of the batch it replays
-    after a restart, once the batch is committed) resumes from its checkpoint after a pause:
-    exactly once still holds, and bad input never gets here, since it is quarantined by the
-    CDR query rather than raised.
+    after a restart, once the batch is committed) resumes from its checkpoint after a pause
+    that grows with each failure in a row (``supervision.RestartPolicy``): exactly once still
+    holds. After too many failures in a row without progress, StreamJobFailedError ends the job.
     """
     from pyspark.errors import StreamingQueryException
 
@@ -60,6 +65,10 @@ def run_job(
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(json.dumps({"topic": topic, "queries": {n: str(q.id) for n, q in queries.items()}}))
     log.info("streaming %s into %s (trigger %ss)", topic, tables.cdr, settings.stream.trigger_seconds)
+    policy = policy or RestartPolicy()
+    health = {name: QueryHealth() for name in queries}
+    state = state_file(settings, topic)
+    JobState.of(health).write(state)
     try:
         while True:
             # Reset first, then look at every query: a query that ended while another was
@@ -67,11 +76,19 @@ def run_job(
             spark.streams.resetTerminated()
             for name, query in list(queries.items()):
                 if query.isActive:
+                    health[name].progressed((query.lastProgress or {}).get("batchId"))
                     continue
-                log.error("query %s stopped: %s; restarting from its checkpoint", name, query.exception())
-                time.sleep(RESTART_PAUSE_SECONDS)
+                error = str(query.exception())
+                pause = health[name].failed(error, policy)
+                JobState.of(health).write(state)
+                log.error("query %s stopped: %s; restarting from its checkpoint in %.0fs", name, error, pause)
+                time.sleep(pause)
                 queries[name] = starters[name](spark, settings, topic)
+            JobState.of(health).write(state)
             with contextlib.suppress(StreamingQueryException):  # handled on the next turn
                 spark.streams.awaitAnyTermination(WATCH_SECONDS)
+    except StreamJobFailedError:
+        JobState.of(health, failed=True).write(state)
+        raise
     finally:
         marker.unlink(missing_ok=True)

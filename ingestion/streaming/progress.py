@@ -59,3 +59,8 @@ def lag(settings: LakehouseSettings, topic: str | None = None) -> int:
 def ready_file(settings: LakehouseSettings, topic: str | None = None) -> Path:
     """Exists while a job's queries run on ``topic`` (written by the job, awaited by its starter)."""
     return settings.run_dir / f"stream-job.{topic or settings.kafka.cdr_topic}.ready"
+
+
+def state_file(settings: LakehouseSettings, topic: str | None = None) -> Path:
+    """The job's last word on its health (``ingestion.streaming.supervision.JobState``)."""
+    return settings.run_dir / f"stream-job.{topic or settings.kafka.cdr_topic}.state.json"
