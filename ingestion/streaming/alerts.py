@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
-from core.contracts.cdr_message import SCHEMA_VERSION, TIMESTAMP_PATTERN
+from core.contracts.cdr_message import MAX_TEXT_BYTES, SCHEMA_VERSION
 from core.contracts.stream_tables import StreamTables
 from core.settings import AlertSettings, LakehouseSettings
+from ingestion.streaming.contract import JSON_OPTIONS, parse_time
 from ingestion.streaming.source import checkpoint_dir, kafka_stream
 
 if TYPE_CHECKING:
@@ -47,22 +48,25 @@ ALERT_FIELDS = ", ".join(
 def cell_windows(messages: DataFrame, rules: AlertSettings) -> DataFrame:
     """Streaming KPIs per (cell, window) from raw Kafka records; valid messages only."""
     # Only the fields the KPIs need are parsed (half the cost of the full contract check): a
-    # message the CDR query rejects for another field's type still counts on its cell.
-    fields = F.from_json(F.col("value").cast("string"), ALERT_FIELDS).alias("f")
+    # message the CDR query rejects for another field (or for text after the object) still
+    # counts on its cell. Never an error: a time that is not a real instant is skipped.
+    fields = F.from_json(F.col("value").cast("string"), ALERT_FIELDS, JSON_OPTIONS).alias("f")
+    cell = F.col("f.network_element_id")
     events = (
         messages.select(fields)
-        .where(
-            (F.col("f.schema_version") == str(SCHEMA_VERSION))
-            & F.col("f.record_id").isNotNull()
-            & F.col("f.start_time").rlike(TIMESTAMP_PATTERN)
-            & F.col("f.network_element_id").isNotNull()
-        )
         .select(
-            F.col("f.start_time").cast("timestamp").alias("event_time"),
-            F.col("f.network_element_id").alias("network_element_id"),
+            parse_time(F.col("f.start_time")).alias("event_time"),
+            cell.alias("network_element_id"),
             F.col("f.record_type").alias("record_type"),
             F.col("f.result").alias("result"),
+            (
+                (F.col("f.schema_version") == str(SCHEMA_VERSION))
+                & F.col("f.record_id").isNotNull()
+                & (F.octet_length(cell) <= MAX_TEXT_BYTES["network_element_id"])
+            ).alias("counted"),
         )
+        .where(F.col("counted") & F.col("event_time").isNotNull())
+        .drop("counted")
     )
     signalling = F.col("record_type").isin(*SIGNALLING)
     voice = F.col("record_type") == "voice"

@@ -208,7 +208,7 @@ CASES: dict[str, tuple[bytes | None, str | None]] = {
     "padded int": (message(cause_code=" 16"), "wrong_type: cause_code"),
     "object in an int": (message(cause_code={"code": 16}), "wrong_type: cause_code"),
     "list in an int": (message(bytes_down=[1]), "wrong_type: bytes_down"),
-    "too many digits for a bigint": (message(bytes_up=10**19), "wrong_type: bytes_up"),
+    "too many digits for a bigint": (message(bytes_up=10**19), "out_of_range: bytes_up"),
     "'yes' for a boolean": (message(roaming="yes"), "wrong_type: roaming"),
     "1 for a boolean": (message(roaming=1), "wrong_type: roaming"),
     "capitalised boolean": (message(roaming="True"), "wrong_type: roaming"),
@@ -285,13 +285,9 @@ def test_the_contract_is_version_1() -> None:
     assert REQUIRED_FIELDS == ("schema_version", "record_id")
 
 
-# --- Found here: text that is not JSON passes as a valid message ---------------------------------
+# --- Strict JSON: Spark's lenient defaults and its parser stopping after the first value -----------
 
-LENIENT_JSON = (
-    "found by these tests: from_json runs with Spark's lenient JSON defaults (allowSingleQuotes=true, "
-    "and text after the first value is ignored), so messages that are not JSON are accepted, and of "
-    "two messages in one record the second is silently lost instead of quarantined"
-)
+# Each was accepted before issue 12; of two messages in one record, the second was lost.
 NOT_JSON = {
     "single quotes": b"{'schema_version': 1, 'record_id': 'x'}",
     "text after the object": message() + b" trailing",
@@ -317,46 +313,41 @@ def test_the_not_json_cases_are_not_json(label: str) -> None:
         json.loads(NOT_JSON[label], parse_constant=_refuse)
 
 
-@pytest.mark.xfail(strict=True, reason=LENIENT_JSON)
 @pytest.mark.parametrize("label", list(NOT_JSON))
 def test_text_that_is_not_json_is_rejected(label: str, not_json_reasons: dict[str, str | None]) -> None:
     assert not_json_reasons[label] == INVALID_JSON
 
 
-# --- Known bug: text that matches a type's pattern but not its range --------------------------
+# --- Issue 12: text that matches a type's pattern but not its range -------------------------------
 
-ISSUE_12 = (
-    "issue 12: values that match the pattern but not the type (out of range numbers, impossible "
-    "dates and times) pass the contract, then the ANSI cast in typed_columns raises and fails the "
-    "whole micro-batch instead of quarantining the message"
-)
+# Each passed the contract, then the ANSI cast in typed_columns raised: the micro-batch failed and
+# was retried forever. (field, value, reason)
 OUT_OF_RANGE = {
-    "smallint over 32767": ("cause_code", 99999),
-    "smallint under -32768": ("cause_code", -40000),
-    "int over 2^31-1": ("duration_s", 9_999_999_999),
-    "bigint over 2^63-1": ("bytes_up", 9_223_372_036_854_775_808),
-    "30 February": ("start_time", "2026-02-30T10:00:00Z"),
-    "month 13": ("start_time", "2026-13-01T00:00:00Z"),
-    "25:61": ("end_time", "2026-01-02T25:61:00Z"),
+    "smallint over 32767": ("cause_code", 99999, "out_of_range"),
+    "smallint under -32768": ("cause_code", -40000, "out_of_range"),
+    "int over 2^31-1": ("duration_s", 9_999_999_999, "out_of_range"),
+    "bigint over 2^63-1": ("bytes_up", 9_223_372_036_854_775_808, "out_of_range"),
+    "30 February": ("start_time", "2026-02-30T10:00:00Z", "wrong_type"),
+    "month 13": ("start_time", "2026-13-01T00:00:00Z", "wrong_type"),
+    "25:61": ("end_time", "2026-01-02T25:61:00Z", "wrong_type"),
 }
 
 
 @pytest.fixture(scope="module")
 def out_of_range_reasons(spark: SparkSession) -> dict[str, str | None]:
-    values = [message(**{field: value}) for field, value in OUT_OF_RANGE.values()]
+    values = [message(**{field: value}) for field, value, _ in OUT_OF_RANGE.values()]
     reasons = parse(kafka_records(spark, values)).select("offset", "reason").collect()
     return {label: dict(reasons)[i] for i, label in enumerate(OUT_OF_RANGE)}
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_12)
 @pytest.mark.parametrize("label", list(OUT_OF_RANGE))
 def test_out_of_range_values_are_quarantined_not_fatal(
     label: str, spark: SparkSession, out_of_range_reasons: dict[str, str | None]
 ) -> None:
-    field, value = OUT_OF_RANGE[label]
-    assert out_of_range_reasons[label] == f"wrong_type: {field}"
+    field, value, reason = OUT_OF_RANGE[label]
+    assert out_of_range_reasons[label] == f"{reason}: {field}"
     # And a batch holding it is still typed: one bad message cannot stop the stream.
     judged = _judge(parse(kafka_records(spark, [message(), message(record_id="bad", **{field: value})])))
     assert judged[0] == (None, judged[0][1])
     assert judged[0][1]["record_id"] == VALID_EVENT["record_id"]
-    assert judged[1] == (f"wrong_type: {field}", dict.fromkeys(event_column_names()))
+    assert judged[1] == (f"{reason}: {field}", dict.fromkeys(event_column_names()))
