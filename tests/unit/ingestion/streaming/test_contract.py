@@ -16,40 +16,11 @@ from generator.config import load_config
 from generator.run import Generation
 from ingestion.kafka_sink import event_messages
 from ingestion.streaming.contract import event_column_names, parse, typed_columns
+from tests.unit.ingestion.streaming.judging import INVALID_JSON, TIME_FIELDS, Judged, expected, judge, micros
 from tests.unit.ingestion.streaming.kafka_records import MISSING, VALID_EVENT, kafka_records, message
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
-
-INVALID_JSON = "invalid_json: not a JSON object"
-TIME_FIELDS = [f.name for f in CDR_EVENT_FIELDS if pa.types.is_timestamp(f.type)]
-
-
-def _micros(value: datetime | str | None) -> int | None:
-    """A time as microseconds since the epoch (UTC instant)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    assert value.tzinfo is not None, value
-    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-Judged = tuple[str | None, dict[str, Any]]  # (reason, typed event columns)
-
-
-def _judge(parsed: DataFrame) -> dict[int, Judged]:
-    """Offset -> (reason, typed event columns) in one Spark job; times as epoch microseconds."""
-    typed = parsed.select("offset", "reason", *typed_columns(F.col("fields"), F.col("reason").isNull()))
-    columns = [F.unix_micros(c).alias(c) if c in TIME_FIELDS else F.col(c) for c in event_column_names()]
-    rows = typed.select("offset", "reason", *columns).collect()
-    return {row["offset"]: (row["reason"], {c: row[c] for c in event_column_names()}) for row in rows}
-
-
-def _expected(row: dict[str, Any]) -> dict[str, Any]:
-    return {name: _micros(value) if name in TIME_FIELDS else value for name, value in row.items()}
-
+    from pyspark.sql import SparkSession
 
 # --- Valid messages -------------------------------------------------------------------------------
 
@@ -103,7 +74,7 @@ def produced(spark: SparkSession) -> tuple[list[dict[str, Any]], dict[int, dict[
         rows += batch.to_pylist()
         keys += batch_keys
         values += batch_values
-    judged = _judge(parse(kafka_records(spark, values, keys)))
+    judged = judge(parse(kafka_records(spark, values, keys)))
     return rows, {i: typed for i, (_, typed) in judged.items()}, [judged[i][0] for i in range(len(rows))]
 
 
@@ -118,7 +89,7 @@ def test_typed_columns_round_trip_every_produced_value(produced: tuple) -> None:
     rows, typed, _ = produced
     assert len(typed) == len(rows)
     for offset, row in enumerate(rows):
-        assert typed[offset] == _expected(row), offset
+        assert typed[offset] == expected(row), offset
 
 
 def test_typed_columns_follow_the_raw_contract(spark: SparkSession) -> None:
@@ -228,7 +199,7 @@ CASES: dict[str, tuple[bytes | None, str | None]] = {
 def judged(spark: SparkSession) -> dict[str, Judged]:
     """Every case parsed in one DataFrame: label -> (reason, typed columns)."""
     labels = list(CASES)
-    judged = _judge(parse(kafka_records(spark, [CASES[label][0] for label in labels])))
+    judged = judge(parse(kafka_records(spark, [CASES[label][0] for label in labels])))
     return {label: judged[i] for i, label in enumerate(labels)}
 
 
@@ -255,7 +226,7 @@ def test_valid_messages_are_typed_as_written(judged: dict) -> None:
     complete = judged["complete"][1]
     for field in CDR_EVENT_FIELDS:
         written = VALID_EVENT[field.name]
-        expected = _micros(written) if field.name in TIME_FIELDS else written
+        expected = micros(written) if field.name in TIME_FIELDS else written
         assert complete[field.name] == expected, field.name
     assert judged["numbers as text"][1] == complete | {"duration_s": 90, "cause_code": -16, "bytes_up": 12}
     assert judged["booleans as text"][1] == complete | {"roaming": True}
@@ -269,9 +240,9 @@ def test_valid_messages_are_typed_as_written(judged: dict) -> None:
 
 def test_times_become_the_same_utc_instant_whatever_their_offset(judged: dict) -> None:
     start = judged["time with an offset"][1]["start_time"]
-    assert start == _micros(datetime(2026, 1, 2, 10, 15, 30, tzinfo=UTC))
+    assert start == micros(datetime(2026, 1, 2, 10, 15, 30, tzinfo=UTC))
     end = judged["time with a negative offset"][1]["end_time"]
-    assert end == _micros(datetime(2026, 1, 2, 2, 30, 0, 500000, tzinfo=UTC))
+    assert end == micros(datetime(2026, 1, 2, 2, 30, 0, 500000, tzinfo=UTC))
 
 
 def test_unicode_and_control_characters_survive(judged: dict) -> None:
@@ -303,7 +274,7 @@ def _refuse(constant: str) -> None:
 
 @pytest.fixture(scope="module")
 def not_json_reasons(spark: SparkSession) -> dict[str, str | None]:
-    judged = _judge(parse(kafka_records(spark, list(NOT_JSON.values()))))
+    judged = judge(parse(kafka_records(spark, list(NOT_JSON.values()))))
     return {label: judged[i][0] for i, label in enumerate(NOT_JSON)}
 
 
@@ -347,7 +318,7 @@ def test_out_of_range_values_are_quarantined_not_fatal(
     field, value, reason = OUT_OF_RANGE[label]
     assert out_of_range_reasons[label] == f"{reason}: {field}"
     # And a batch holding it is still typed: one bad message cannot stop the stream.
-    judged = _judge(parse(kafka_records(spark, [message(), message(record_id="bad", **{field: value})])))
+    judged = judge(parse(kafka_records(spark, [message(), message(record_id="bad", **{field: value})])))
     assert judged[0] == (None, judged[0][1])
     assert judged[0][1]["record_id"] == VALID_EVENT["record_id"]
     assert judged[1] == (f"{reason}: {field}", dict.fromkeys(event_column_names()))
