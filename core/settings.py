@@ -231,17 +231,6 @@ class LakehouseSettings(BaseSettings):
     )
     pseudonym_key: SecretStr = Field(SecretStr(""), description="HMAC key for subscriber pseudonyms.")
 
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown IANA time zone {value!r} (e.g. Africa/Algiers, Europe/Paris)"
-            ) from None
-        return value
-
     @field_validator("home", "cache_dir", mode="after")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
