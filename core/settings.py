@@ -246,17 +246,6 @@ class LakehouseSettings(BaseSettings):
         description=f"HMAC key for subscriber pseudonyms, at least {PSEUDONYM_KEY_MIN_LENGTH} characters.",
     )
 
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"unknown IANA time zone {value!r} (e.g. Africa/Algiers, Europe/Paris)"
-            ) from None
-        return value
-
     @field_validator("pseudonym_key")
     @classmethod
     def _long_enough(cls, value: SecretStr) -> SecretStr:

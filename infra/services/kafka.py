@@ -114,7 +114,8 @@ class KafkaService(Service):
             result = run_checked(
                 self._java(
                     "kafka.tools.StorageTool",
-                    "format", "--cluster-id", new_cluster_id(), "--config", str(server_properties),
+                    # `--cluster-id=<id>`: an id may start with "-", which would read as an option.
+                    "format", f"--cluster-id={new_cluster_id()}", "--config", str(server_properties),
                 )
             )  # fmt: skip
             if result.returncode != 0:
