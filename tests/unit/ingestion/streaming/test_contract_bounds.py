@@ -53,6 +53,8 @@ CASES: dict[str, tuple[bytes, str | None]] = {
     "an empty array": (b"[]", INVALID_JSON),
     "an array of two messages": (b"[" + message() + b"," + message() + b"]", INVALID_JSON),
     "only whitespace": (b" \n ", INVALID_JSON),
+    "a byte that is not UTF-8 in a text": (message(record_id="r-?").replace(b"r-?", b"r-\xff"), INVALID_JSON),
+    "an encoded surrogate": (message(apn="x").replace(b'"x"', b'"\xed\xa0\x80"'), INVALID_JSON),
     # Texts: JSON strings (numbers and booleans read as their text, as before), of a sane length.
     "an object for a text": (message(record_type={"type": "voice"}), "wrong_type: record_type"),
     "an empty object for the record id": (message(record_id={}), "wrong_type: record_id"),
