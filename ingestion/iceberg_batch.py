@@ -19,7 +19,13 @@ from pyiceberg.expressions import EqualTo
 from pyiceberg.table import Table
 
 from core.contracts.generation import GenerationSource
-from core.contracts.raw_tables import INGESTION_FIELDS, RAW_CDR_SCHEMA, RAW_TABLES, truth_namespace
+from core.contracts.raw_tables import (
+    INGESTION_FIELDS,
+    RAW_CDR_SCHEMA,
+    RAW_TABLES,
+    REFERENCE_KEYS,
+    truth_namespace,
+)
 from ingestion.iceberg_tables import ensure_table
 
 log = logging.getLogger(__name__)
@@ -40,7 +46,7 @@ def holds_batch(table: Table, batch_id: str) -> bool:
 
     A snapshot summary says so cheaply; once maintenance has expired that snapshot, the rows
     themselves still do (tables with a ``batch_id`` column: the CDRs and the truth), so the
-    ledger never depends on old snapshots. Reference tables are replaced whole: loading the
+    ledger never depends on old snapshots. Reference tables are merged by key: merging the
     same world twice leaves them as they were.
     """
     if any(s.summary is not None and s.summary.get(BATCH_PROPERTY) == batch_id for s in table.snapshots()):
@@ -53,18 +59,21 @@ def holds_batch(table: Table, batch_id: str) -> bool:
 
 
 def _write_once(
-    table: Table, data: pa.Table, batch_id: str, result: LoadResult, name: str, replace: bool
+    table: Table, data: pa.Table, batch_id: str, result: LoadResult, name: str, key: str | None = None
 ) -> None:
-    """Append (or, for reference data describing one world, replace) unless the batch is there."""
+    """Append ``data`` unless the batch is there; reference data (``key`` given) is merged by
+    key instead: new rows added, changed rows updated, rows of earlier batches kept, so the
+    CDRs of every batch keep joining."""
     if holds_batch(table, batch_id):
         result.skipped.append(name)
         return
     properties = {BATCH_PROPERTY: batch_id}
-    if replace and table.current_snapshot() is not None:
-        table.overwrite(data, snapshot_properties=properties)
+    if key is not None and table.current_snapshot() is not None:
+        merged = table.upsert(data, join_cols=[key], snapshot_properties=properties)
+        result.rows[name] = merged.rows_inserted + merged.rows_updated
     else:
         table.append(data, snapshot_properties=properties)
-    result.rows[name] = data.num_rows
+        result.rows[name] = data.num_rows
 
 
 def with_ingestion_columns(events: pa.Table, batch_id: str, source: str = "batch") -> pa.Table:
@@ -97,7 +106,7 @@ def load_generation(
 
     for name, table in generation.reference_tables().items():
         target = ensure_table(catalog, f"{namespace}.{name}", RAW_TABLES[name])
-        _write_once(target, table, batch_id, result, name, replace=True)
+        _write_once(target, table, batch_id, result, name, key=REFERENCE_KEYS[name])
 
     batches, truths = [], []
     for batch, truth in generation.batches():
@@ -116,7 +125,7 @@ def load_generation(
     incidents = incidents.append_column("batch_id", pa.repeat(pa.scalar(batch_id), incidents.num_rows))
     for name, data in (("defects", defects), ("incidents", incidents)):
         target = ensure_table(catalog, f"{truth_ns}.{name}", data.schema)
-        _write_once(target, data, batch_id, result, f"truth.{name}", replace=False)
+        _write_once(target, data, batch_id, result, f"truth.{name}")
     # The CDRs go last: their batch id is the ledger that says the whole batch landed.
-    _write_once(cdr, events, batch_id, result, "cdr", replace=False)
+    _write_once(cdr, events, batch_id, result, "cdr")
     return result

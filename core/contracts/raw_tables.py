@@ -133,6 +133,15 @@ RAW_TABLES: dict[str, pa.Schema] = {
     "regions": REGIONS_SCHEMA,
 }
 
+# The key each reference table is merged on when a batch brings a new world: the number for a
+# subscriber (what CDRs carry), the id for the rest.
+REFERENCE_KEYS: dict[str, str] = {
+    "subscribers": "msisdn",
+    "network_elements": "element_id",
+    "tariff_plans": "plan_id",
+    "regions": "region_code",
+}
+
 
 def truth_namespace(raw_namespace: str) -> str:
     """Where the generator's ground truth of a raw namespace lives: beside it, never inside it."""

@@ -218,25 +218,23 @@ def test_an_incremental_run_adds_exactly_the_new_rows(
     assert after.n[0] > before.n[0]
 
 
-def test_a_bad_batch_stops_at_the_raw_gate_and_analytics_is_untouched(
-    settings: LakehouseSettings, first_build: dict, tmp_path: Path
+def test_a_batch_of_another_world_is_merged_and_older_cdrs_keep_joining(
+    settings: LakehouseSettings, first_build: dict
 ) -> None:
-    snapshots = (
-        f'SELECT (SELECT max(snapshot_id) FROM {settings.namespaces.analytics}."kpi_cell_hourly$snapshots") '
-        f'AS kpi, (SELECT max(snapshot_id) FROM {settings.namespaces.clean}."voice_calls$snapshots") AS clean'
+    """Another seed is another set of subscribers and cells: merged by key into the reference
+    tables, so the first world's CDRs still join (dbt's relationship tests run in the build)."""
+    raw, clean = settings.namespaces.raw, settings.namespaces.clean
+    (before,) = query(settings, f"SELECT count(*) AS n FROM {raw}.subscribers").n
+    run_cli(
+        settings, "generate", "--subscribers", "3000", "--seed", "7", "--days", "1", "--start", "2025-12-30"
     )
-    before = query(settings, snapshots)
-    bad_config = tmp_path / "bad.toml"
-    bad_config.write_text(DEFAULT_CONFIG.read_text().replace("missing_field = 0.002", "missing_field = 0.3"))
-    run_cli(settings, *GENERATE, "--config", str(bad_config), "--start", "2026-01-03", "--days", "1")
-
-    run = run_cli(settings, "pipeline", check=False)
-    assert run.returncode == 8, run.stderr[-2000:]
-    assert "raw gate failed" in run.stderr
-    assert "served_msisdn" in run.stderr, "the failed expectation is named"
-    assert "Traceback" not in run.stderr
-    after = query(settings, snapshots)
-    pd.testing.assert_frame_equal(before, after)
+    (after,) = query(settings, f"SELECT count(DISTINCT msisdn) AS n FROM {raw}.subscribers").n
+    (rows,) = query(settings, f"SELECT count(*) AS n FROM {raw}.subscribers").n
+    assert rows == after > before  # merged on msisdn: no number twice, the first world kept
+    run = run_cli(settings, "pipeline")
+    assert "pipeline succeeded" in run.stdout
+    (published,) = query(settings, f"SELECT count(*) AS n FROM {clean}.subscribers").n
+    assert published == after
 
 
 def test_a_second_pipeline_exits_while_one_holds_the_lock(settings: LakehouseSettings) -> None:
@@ -259,3 +257,24 @@ def test_a_second_pipeline_exits_while_one_holds_the_lock(settings: LakehouseSet
         holder.close()  # a holder that ends, however it ends, frees the lock
     run = run_cli(settings, "pipeline")
     assert "pipeline succeeded" in run.stdout
+
+
+def test_a_bad_batch_stops_at_the_raw_gate_and_analytics_is_untouched(
+    settings: LakehouseSettings, first_build: dict, tmp_path: Path
+) -> None:
+    snapshots = (
+        f'SELECT (SELECT max(snapshot_id) FROM {settings.namespaces.analytics}."kpi_cell_hourly$snapshots") '
+        f'AS kpi, (SELECT max(snapshot_id) FROM {settings.namespaces.clean}."voice_calls$snapshots") AS clean'
+    )
+    before = query(settings, snapshots)
+    bad_config = tmp_path / "bad.toml"
+    bad_config.write_text(DEFAULT_CONFIG.read_text().replace("missing_field = 0.002", "missing_field = 0.3"))
+    run_cli(settings, *GENERATE, "--config", str(bad_config), "--start", "2026-01-03", "--days", "1")
+
+    run = run_cli(settings, "pipeline", check=False)
+    assert run.returncode == 8, run.stderr[-2000:]
+    assert "raw gate failed" in run.stderr
+    assert "served_msisdn" in run.stderr, "the failed expectation is named"
+    assert "Traceback" not in run.stderr
+    after = query(settings, snapshots)
+    pd.testing.assert_frame_equal(before, after)
