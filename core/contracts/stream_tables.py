@@ -18,7 +18,10 @@ QUARANTINE_SCHEMA = pa.schema(
         doc_field("message_key", pa.binary(), "Message key, bytes as received"),
         doc_field("message_value", pa.binary(), "Message value, bytes as received (nothing is lost)"),
         doc_field(
-            "reason", pa.string(), "Why it was rejected: invalid_json | missing_field | wrong_type | ..."
+            "reason",
+            pa.string(),
+            "Why it was rejected (ingestion.streaming.contract): invalid_json | missing_field | "
+            "unsupported_schema_version | too_long | wrong_type | out_of_range, with the field",
         ),
         doc_field("quarantined_at", TS, "When the streaming job rejected it"),
     ]
