@@ -32,7 +32,8 @@ from generator.config import load_config, scale_to_rows
 from generator.run import Generation
 from infra.process import ManagedProcess, apt_install
 from ingestion.kafka_sink import CdrProducer
-from ingestion.streaming.progress import ingested_offsets, lag
+from ingestion.streaming.progress import ingested_offsets, lag, state_file
+from ingestion.streaming.supervision import JobState
 from tests.integration.conftest import run_cli, unique
 
 pytestmark = pytest.mark.integration
@@ -215,6 +216,23 @@ def _garbage() -> list[tuple[bytes | None, bytes, str]]:
             "unsupported_schema_version",
         ),
         (b"k", json.dumps({"record_id": "g-5"}).encode(), "missing_field: schema_version"),
+        # Values that look right but do not fit the column: these used to fail the micro-batch
+        # on Spark's cast, for ever (issue 12); now they are quarantined like any other.
+        (
+            b"k",
+            json.dumps({**good, "record_id": "g-6", "cause_code": 99999}).encode(),
+            "out_of_range: cause_code",
+        ),
+        (
+            b"k",
+            json.dumps({**good, "record_id": "g-7", "start_time": "2026-02-30T10:00:00Z"}).encode(),
+            "wrong_type: start_time",
+        ),
+        (
+            b"k",
+            b'{"schema_version":1,"record_id":"g-8"}{"schema_version":1,"record_id":"g-9"}',
+            "invalid_json",
+        ),
     ]
 
 
@@ -234,6 +252,9 @@ def test_garbage_goes_to_quarantine_and_dead_letters_while_valid_events_land(
     wait_until(lambda: caught_up(stream_settings, shared_topic), what="the job to catch up")
 
     assert count_ids(stream_settings, prefix) == (valid.num_rows, valid.num_rows)
+    # Bad input never fails a micro-batch: the job did not have to restart a query.
+    state = JobState.read(state_file(stream_settings, shared_topic))
+    assert state is not None and state.describe() == "running"
     rows = clients.trino_query(
         stream_settings,
         f'SELECT message_value, reason, partition, "offset" FROM {NS}.cdr_quarantine '
