@@ -12,6 +12,8 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from psycopg2.errors import LockNotAvailable
+
 from core import clients
 from core.exceptions import PipelineBusyError
 from core.settings import LakehouseSettings
@@ -36,9 +38,7 @@ def pipeline_lock(settings: LakehouseSettings, wait_seconds: float = 0.0) -> Ite
                 try:
                     cur.execute("SELECT pg_advisory_lock(%s)", (PIPELINE_LOCK_KEY,))
                     acquired = True
-                except Exception as exc:
-                    if getattr(exc, "pgcode", None) != "55P03":
-                        raise
+                except LockNotAvailable:  # lock_timeout passed
                     acquired = False
             else:
                 cur.execute("SELECT pg_try_advisory_lock(%s)", (PIPELINE_LOCK_KEY,))

@@ -47,17 +47,6 @@ def _counts(settings: LakehouseSettings, schema: str, table: str) -> tuple[int, 
     return int(files), int(snapshots)
 
 
-def _offset_ledgers(table: Table) -> dict[str, ledger.Offsets]:
-    """Every Kafka-offsets ledger in the table's snapshots, merged per summary key (topic)."""
-    found: dict[str, list[ledger.Offsets]] = {}
-    for snapshot in table.snapshots():
-        properties = snapshot.summary.additional_properties if snapshot.summary is not None else {}
-        for key, value in properties.items():
-            if key.startswith(f"{ledger.OFFSETS_PROPERTY}."):
-                found.setdefault(key, []).append(ledger.parse_offsets(value))
-    return {key: ledger.merge_offsets(*values) for key, values in found.items()}
-
-
 def carry_ledgers_forward(table: Table, before: dict[str, ledger.Offsets]) -> list[str]:
     """Commit ``before`` again where expiring snapshots took a ledger away; returns those keys.
 
@@ -66,7 +55,7 @@ def carry_ledgers_forward(table: Table, before: dict[str, ledger.Offsets]) -> li
     ledger, never move it back (a stream commit racing it records offsets at least as far).
     """
     table.refresh()
-    now = _offset_ledgers(table)
+    now = ledger.recorded_offsets(table)
     lost = {
         key: offsets
         for key, offsets in before.items()
@@ -86,7 +75,7 @@ def maintain_table(settings: LakehouseSettings, name: str, older_than_hours: flo
     schema, table = name.split(".")
     began = time.monotonic()
     iceberg_table = clients.iceberg_catalog(settings).load_table(name)
-    ledgers = _offset_ledgers(iceberg_table)
+    ledgers = ledger.recorded_offsets(iceberg_table)
     files_before, snapshots_before = _counts(settings, schema, table)
     retention = f"{older_than_hours:.2f}h"
     for procedure in (

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pyiceberg.table import Table
     from pyspark.sql import Column, SparkSession
 
 OFFSETS_PROPERTY = "lakehouse.kafka-offsets"
@@ -39,6 +40,17 @@ def merge_offsets(*ledgers: Offsets) -> Offsets:
         for partition, offset in ledger.items():
             merged[partition] = max(merged.get(partition, 0), offset)
     return merged
+
+
+def recorded_offsets(table: Table) -> dict[str, Offsets]:
+    """Every offsets ledger the table's snapshots record, merged per summary key (one per topic)."""
+    found: dict[str, list[Offsets]] = {}
+    for snapshot in table.snapshots():
+        properties = snapshot.summary.additional_properties if snapshot.summary is not None else {}
+        for key, value in properties.items():
+            if key.startswith(f"{OFFSETS_PROPERTY}."):
+                found.setdefault(key, []).append(parse_offsets(value))
+    return {key: merge_offsets(*values) for key, values in found.items()}
 
 
 def not_yet_in(offsets: Offsets) -> Column:

@@ -36,12 +36,11 @@ def ingested_offsets(settings: LakehouseSettings, topic: str) -> ledger.Offsets:
     tables = StreamTables.of(settings.namespaces)
     catalog = clients.iceberg_catalog(settings)
     key = ledger.offsets_property(topic)
-    recorded: list[ledger.Offsets] = []
-    for name in (tables.cdr, tables.quarantine):
-        if catalog.table_exists(name):
-            for snapshot in catalog.load_table(name).snapshots():
-                if snapshot.summary is not None and snapshot.summary.get(key):
-                    recorded.append(ledger.parse_offsets(snapshot.summary.get(key)))
+    recorded = [
+        ledger.recorded_offsets(catalog.load_table(name)).get(key, {})
+        for name in (tables.cdr, tables.quarantine)
+        if catalog.table_exists(name)
+    ]
     return ledger.merge_offsets(*recorded)
 
 
