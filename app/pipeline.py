@@ -39,10 +39,10 @@ def _watermark(settings: LakehouseSettings) -> str:
     return value.isoformat(sep=" ") if value is not None else "1970-01-01 00:00:00+00:00"
 
 
-def prepare_pending_view(settings: LakehouseSettings, raw_schema: str | None = None) -> int:
+def prepare_pending_view(settings: LakehouseSettings) -> int:
     """A view of the raw CDRs not yet processed: what the raw gate judges. Returns its size."""
     watermark = _watermark(settings)
-    quality, raw = settings.namespaces.quality, raw_schema or settings.namespaces.raw
+    quality, raw = settings.namespaces.quality, settings.namespaces.raw
     clients.trino_query(settings, f"CREATE SCHEMA IF NOT EXISTS {quality}")
     clients.trino_query(
         settings,
