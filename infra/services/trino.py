@@ -156,7 +156,14 @@ class TrinoService(Service):
     def check(self) -> Health:
         catalog = self.endpoint.catalog
         try:
+            # The catalog answers (on the coordinator) before the node scheduler lists an active
+            # node: a query would then fail with NO_NODES_AVAILABLE. Healthy means both.
+            ((nodes,),) = clients.trino_query(
+                self.settings, "SELECT count(*) FROM system.runtime.nodes WHERE state = 'active'"
+            )
             rows = clients.trino_query(self.settings, f"SHOW SCHEMAS FROM {catalog}")
         except Exception as exc:  # noqa: BLE001 - any failure means "not healthy" here
             return Health(False, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-        return Health(True, f"catalog {catalog}: {len(rows)} schemas")
+        if not nodes:
+            return Health(False, "no active node yet")
+        return Health(True, f"catalog {catalog}: {len(rows)} schemas, {nodes} active node(s)")
