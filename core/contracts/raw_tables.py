@@ -59,7 +59,11 @@ CDR_EVENT_FIELDS = (
 INGESTION_FIELDS = (
     doc_field("ingested_at", TS, "When the row was written to raw", nullable=False),
     doc_field("source", pa.string(), "batch | stream", nullable=False),
-    doc_field("batch_id", pa.string(), "Deterministic id of the generation batch (batch ingestion)"),
+    doc_field(
+        "batch_id",
+        pa.string(),
+        "The commit that landed the row: the generation batch id, or the stream's topic@end-offsets",
+    ),
 )
 CDR_EVENT_SCHEMA = pa.schema(
     [f.with_type(CATEGORY) if f.name in DICTIONARY_COLUMNS else f for f in CDR_EVENT_FIELDS]

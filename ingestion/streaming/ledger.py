@@ -28,6 +28,14 @@ def offsets_property(topic: str) -> str:
     return f"{OFFSETS_PROPERTY}.{topic}"
 
 
+def stream_batch_id(topic: str, ends: Offsets) -> str:
+    """The ``batch_id`` of the rows one micro-batch lands: its topic and end offsets, e.g.
+    ``cdr@0:1200,1:1180``. Unique per micro-batch (offsets only advance) and the same on a
+    replay, so the pipeline can take the stream's rows by commit, as it takes a generated batch.
+    """
+    return f"{topic}@" + ",".join(f"{partition}:{offset}" for partition, offset in sorted(ends.items()))
+
+
 def parse_offsets(recorded: str | None) -> Offsets:
     """Offsets as recorded in a summary (JSON object of partition -> offset); {} when absent."""
     return {int(p): int(o) for p, o in json.loads(recorded or "{}").items()}

@@ -23,6 +23,7 @@ from ingestion.streaming.ledger import (
     committed_offsets,
     not_yet_in,
     offsets_property,
+    stream_batch_id,
 )
 from ingestion.streaming.source import checkpoint_dir, kafka_stream
 
@@ -92,7 +93,7 @@ class CdrWriter:
                         *event_column_names(),
                         F.current_timestamp().alias("ingested_at"),
                         F.lit("stream").alias("source"),
-                        F.lit(None).cast("string").alias("batch_id"),
+                        F.lit(stream_batch_id(self.topic, ends)).alias("batch_id"),
                     ],
                 )
             log.info(

@@ -18,6 +18,7 @@ from ingestion.streaming.ledger import (
     offsets_property,
     parse_offsets,
     processed_offsets,
+    stream_batch_id,
 )
 from tests.unit.ingestion.streaming.kafka_records import KAFKA_SCHEMA, PRODUCED_AT
 
@@ -214,3 +215,8 @@ def test_lag_examples() -> None:
     assert lag({0: 10, 1: 5}, {0: 4}) == 6 + 5
     assert lag({0: 10, 1: 5}, {0: 20, 1: 0}) == 5  # partition 0 ahead does not offset partition 1
     assert lag({0: 10}, {0: 10}) == 0
+
+
+def test_a_stream_batch_id_names_the_topic_and_end_offsets_in_partition_order() -> None:
+    assert stream_batch_id("cdr", {1: 1180, 0: 1200}) == "cdr@0:1200,1:1180"
+    assert stream_batch_id("cdr", {0: 5}) != stream_batch_id("cdr", {0: 6})
