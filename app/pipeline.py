@@ -1,10 +1,16 @@
-"""The pipeline: raw gate -> dbt clean -> clean gate -> dbt analytics -> analytics gate.
+"""The pipeline: raw gate -> dbt clean -> clean gate -> dbt analytics -> analytics gate -> publish.
 
-A gate that fails stops the run: the next layer is not built, so it keeps its last good state.
+Write-audit-publish (``app.publication``): layers are built as candidates and published, as views
+readers query, only after every gate passed. A failed gate or step puts every candidate back to
+its published snapshot, so readers never see an unaudited layer and the next run starts clean.
+
+New raw rows are taken by commit: the run pins ``raw.cdr`` at its current snapshot and takes the
+commits (``batch_id``) the clean layer has not checked - the raw gate judges exactly those rows.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -12,9 +18,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from app.pipeline_lock import pipeline_lock
+from app.publication import Publication, publish, restore
 from app.transform import cdr_checked_table, run_dbt
 from core import clients
-from core.exceptions import GateFailedError
+from core.exceptions import GateFailedError, PrerequisiteError
 from core.settings import LakehouseSettings
 from expectations.gates import GateResult, run_gate
 from expectations.suites import Thresholds, analytics_suites, clean_suites, raw_suite
@@ -27,29 +34,43 @@ PENDING_VIEW = "raw_cdr_pending"  # in settings.namespaces.quality
 class PipelineReport:
     steps: list[tuple[str, float, str]] = field(default_factory=list)
     gates: list[GateResult] = field(default_factory=list)
+    publication: Publication | None = None
 
 
-def _watermark(settings: LakehouseSettings) -> str:
-    """Newest ingestion time already checked by the clean layer (epoch before the first run)."""
-    try:
-        rows = clients.trino_query(settings, f"SELECT max(ingested_at) FROM {cdr_checked_table(settings)}")
-    except Exception:  # noqa: BLE001 - the table does not exist before the first build
-        rows = [[None]]
-    value = rows[0][0]
-    return value.isoformat(sep=" ") if value is not None else "1970-01-01 00:00:00+00:00"
+@dataclass(frozen=True)
+class PendingRaw:
+    """The raw rows a run takes: ``rows`` of the commits not yet checked, as of ``snapshot``."""
+
+    rows: int
+    snapshot: int
 
 
-def prepare_pending_view(settings: LakehouseSettings) -> int:
-    """A view of the raw CDRs not yet processed: what the raw gate judges. Returns its size."""
-    watermark = _watermark(settings)
+def prepare_pending_view(settings: LakehouseSettings) -> PendingRaw:
+    """Pin raw.cdr at its current snapshot; a view of its commits not yet checked (what the raw
+    gate judges and dbt then takes)."""
+    catalog = clients.iceberg_catalog(settings)
     quality, raw = settings.namespaces.quality, settings.namespaces.raw
+    cdr = f"{raw}.cdr"
+    snapshot = catalog.load_table(cdr).metadata.current_snapshot_id if catalog.table_exists(cdr) else None
+    if snapshot is None:
+        raise PrerequisiteError(
+            f"{cdr} holds no data yet: land some first (`make generate` or `make stream`)"
+        )
+    checked = cdr_checked_table(settings)
+    not_checked = (
+        f" WHERE batch_id IS NULL OR batch_id NOT IN "
+        f"(SELECT DISTINCT batch_id FROM {checked} WHERE batch_id IS NOT NULL)"
+        if catalog.table_exists(checked)
+        else ""
+    )
     clients.trino_query(settings, f"CREATE SCHEMA IF NOT EXISTS {quality}")
     clients.trino_query(
         settings,
-        f"CREATE OR REPLACE VIEW {quality}.{PENDING_VIEW} AS SELECT * FROM {raw}.cdr "
-        f"WHERE ingested_at > TIMESTAMP '{watermark}'",
+        f"CREATE OR REPLACE VIEW {quality}.{PENDING_VIEW} AS "
+        f"SELECT * FROM {cdr} FOR VERSION AS OF {snapshot}{not_checked}",
     )
-    return int(clients.trino_query(settings, f"SELECT count(*) FROM {quality}.{PENDING_VIEW}")[0][0])
+    rows = int(clients.trino_query(settings, f"SELECT count(*) FROM {quality}.{PENDING_VIEW}")[0][0])
+    return PendingRaw(rows, snapshot)
 
 
 @dataclass(frozen=True)
@@ -57,16 +78,31 @@ class Steps:
     """What the pipeline runs: the real functions by default, recording fakes in unit tests."""
 
     lock: Callable[[LakehouseSettings], AbstractContextManager[None]] = pipeline_lock
-    prepare_pending: Callable[[LakehouseSettings], int] = prepare_pending_view
+    restore: Callable[[LakehouseSettings], list[str]] = restore
+    prepare_pending: Callable[[LakehouseSettings], PendingRaw] = prepare_pending_view
     dbt: Callable[[LakehouseSettings, Sequence[str]], None] = run_dbt
     gate: Callable[[LakehouseSettings, str, dict[str, list], str], GateResult] = run_gate
+    publish: Callable[[LakehouseSettings], Publication] = publish
+
+
+def _restore_after_failure(settings: LakehouseSettings, say: Callable[[str], None], steps: Steps) -> None:
+    """Restore now if we can; if a service is down too, the next run restores before it builds
+    (readers are safe either way: their views pin the published snapshots)."""
+    try:
+        for change in steps.restore(settings):
+            say(f"[restore] {change}")
+    except Exception as error:  # noqa: BLE001 - the original failure is the one to report
+        log.warning("candidates not restored yet (%s); the next run restores them first", error)
 
 
 def _check(result: GateResult) -> GateResult:
     if not result.success:
         listing = "\n  ".join(result.failures)
         docs = f"\nData Docs: {result.docs}" if result.docs else ""
-        raise GateFailedError(f"{result.gate} gate failed; the next layer was not built:\n  {listing}{docs}")
+        raise GateFailedError(
+            f"{result.gate} gate failed; nothing was published (readers keep the last good state):"
+            f"\n  {listing}{docs}"
+        )
     return result
 
 
@@ -101,26 +137,35 @@ def _run_locked(
         say(f"[{name}] done in {time.perf_counter() - began:.1f}s {detail}")
         return outcome
 
+    for change in steps.restore(settings):  # a run killed earlier left candidates behind
+        say(f"[restore] {change}")
     pending = steps.prepare_pending(settings)
-    if pending == 0:
+    if pending.rows == 0:
         say("[raw gate] no new raw rows since the last run: nothing to judge")
     else:
-        say(f"[raw gate] {pending:,} new raw rows")
+        say(f"[raw gate] {pending.rows:,} new raw rows (raw.cdr snapshot {pending.snapshot})")
         step(
             "raw gate",
             lambda: _check(steps.gate(settings, "raw", {PENDING_VIEW: raw_suite(thresholds)}, ns.quality)),
         )
-    # dbt selects by folder: staging/, intermediate/ and clean/ make the clean layer.
-    step(
-        "dbt build clean",
-        lambda: steps.dbt(settings, ["build", "--select", "staging", "intermediate", "clean"]),
-    )
-    step("clean gate", lambda: _check(steps.gate(settings, "clean", clean_suites(), ns.clean)))
-    step("dbt build analytics", lambda: steps.dbt(settings, ["build", "--select", "analytics"]))
-    step(
-        "analytics gate",
-        lambda: _check(steps.gate(settings, "analytics", analytics_suites(ns), ns.analytics)),
-    )
+    pinned = ["--vars", json.dumps({"raw_cdr_snapshot": pending.snapshot})]
+    try:
+        # dbt selects by folder: staging/, intermediate/ and clean/ make the clean layer.
+        step(
+            "dbt build clean",
+            lambda: steps.dbt(settings, ["build", *pinned, "--select", "staging", "intermediate", "clean"]),
+        )
+        step("clean gate", lambda: _check(steps.gate(settings, "clean", clean_suites(), ns.clean_candidate)))
+        step("dbt build analytics", lambda: steps.dbt(settings, ["build", *pinned, "--select", "analytics"]))
+        step(
+            "analytics gate",
+            lambda: _check(steps.gate(settings, "analytics", analytics_suites(ns), ns.analytics_candidate)),
+        )
+    except BaseException:
+        # Not published: every candidate back to what readers see, for the next run to redo.
+        _restore_after_failure(settings, say, steps)
+        raise
+    report.publication = step("publish", lambda: steps.publish(settings))  # type: ignore[assignment]
     docs = next((g.docs for g in reversed(report.gates) if g.docs), None)
     if docs:
         say(f"Data Docs: {docs}")

@@ -104,7 +104,7 @@ def run(settings: LakehouseSettings, events: int, say=print) -> DbtBenchResult: 
 
     day = (config.start + timedelta(days=1)).date().isoformat()
     for name, sql in DASHBOARD_QUERIES.items():
-        statement = sql.format(a=f"{PREFIX}{settings.namespaces.analytics}", day=day)
+        statement = sql.format(a=f"{PREFIX}{settings.namespaces.analytics_candidate}", day=day)
         clients.trino_query(settings, statement)  # warm-up
         timings = []
         for _ in range(20):

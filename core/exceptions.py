@@ -118,3 +118,9 @@ class StreamJobFailedError(LakehouseError):
     """The streaming job gave up restarting a query that keeps failing."""
 
     exit_code = 11
+
+
+class PublicationError(LakehouseError):
+    """The published state of the layers cannot be restored (e.g. its snapshot was expired)."""
+
+    exit_code = 12

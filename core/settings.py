@@ -176,16 +176,39 @@ _NAME = r"^[a-z][a-z0-9_]*$"
 
 
 class NamespaceSettings(BaseModel):
-    """Iceberg namespaces (Trino schemas) of the layers; dbt builds into the same names."""
+    """Iceberg namespaces (Trino schemas) of the layers.
+
+    Write-audit-publish: dbt builds clean and analytics into their ``*_candidate`` namespaces;
+    only after every gate passed does the pipeline publish them, as views pinned to the audited
+    snapshots, in ``clean`` and ``analytics`` - the namespaces readers query.
+    """
 
     raw: str = Field("raw", pattern=_NAME, description="Landed CDRs and reference data, as received.")
     staging: str = Field("staging", pattern=_NAME, description="dbt views: renamed and typed raw.")
     intermediate: str = Field(
         "intermediate", pattern=_NAME, description="dbt intermediates readers never query."
     )
-    clean: str = Field("clean", pattern=_NAME, description="Valid, pseudonymised records (gated).")
-    analytics: str = Field("analytics", pattern=_NAME, description="Star schema and KPI marts (gated).")
-    quality: str = Field("quality", pattern=_NAME, description="What the gates judge (pending rows).")
+    clean: str = Field(
+        "clean", pattern=_NAME, description="Valid, pseudonymised records: views of the last audited build."
+    )
+    analytics: str = Field(
+        "analytics", pattern=_NAME, description="Star schema and KPI marts: views of the last audited build."
+    )
+    clean_candidate: str = Field(
+        "clean_candidate", pattern=_NAME, description="Where dbt builds clean before its gate (no readers)."
+    )
+    analytics_candidate: str = Field(
+        "analytics_candidate",
+        pattern=_NAME,
+        description="Where dbt builds analytics before its gate (no readers).",
+    )
+    quality: str = Field(
+        "quality", pattern=_NAME, description="What the gates judge, and the ledger of publications."
+    )
+
+    def published(self) -> dict[str, str]:
+        """Candidate namespace -> the namespace its audited tables are published in as views."""
+        return {self.clean_candidate: self.clean, self.analytics_candidate: self.analytics}
 
 
 class StreamSettings(BaseModel):

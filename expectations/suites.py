@@ -42,6 +42,8 @@ def raw_suite(t: Thresholds) -> list[Expectation]:
         E.ExpectTableRowCountToBeBetween(min_value=t.raw_min_rows),
         E.ExpectColumnValuesToNotBeNull(column="record_id"),
         E.ExpectColumnValuesToNotBeNull(column="ingested_at"),
+        # The commit a row came in: what the pipeline takes new rows by.
+        E.ExpectColumnValuesToNotBeNull(column="batch_id"),
         E.ExpectColumnValuesToBeInSet(column="source", value_set=["batch", "stream"]),
         E.ExpectColumnValuesToBeInSet(column="record_type", value_set=RECORD_TYPES, mostly=mostly),
         E.ExpectColumnValuesToNotBeNull(column="record_type", mostly=mostly),
@@ -110,7 +112,7 @@ def _reconcile(description: str, kpi_sql: str, source_sql: str) -> Expectation:
 def analytics_suites(namespaces: NamespaceSettings | None = None) -> dict[str, list[Expectation]]:
     """Analytics: KPI and money ranges, and reconciliation of the marts with the clean layer."""
     ns = namespaces or NamespaceSettings()
-    clean, analytics = ns.clean, ns.analytics
+    clean, analytics = ns.clean_candidate, ns.analytics_candidate  # audited before publication
     return {
         "kpi_cell_hourly": [
             E.ExpectColumnValuesToBeBetween(column="asr", min_value=0, max_value=1),

@@ -20,7 +20,8 @@ def pipeline(
         float, typer.Option(help="Seconds to wait for a pipeline already running (default: do not wait).")
     ] = 0.0,
 ) -> None:
-    """Raw gate, dbt clean, clean gate, dbt analytics, analytics gate - stopping at the first failure."""
+    """Raw gate, dbt clean, clean gate, dbt analytics, analytics gate, publish - stopping at the
+    first failure, with nothing published (readers keep the last audited state)."""
     settings = load_settings()
     settings.require_pseudonym_key()  # before the lock and the raw gate, not at the first dbt step
     from functools import partial
@@ -36,7 +37,8 @@ def pipeline(
     thresholds = Thresholds(raw_max_defect_rate=max_defect_rate)
     report = run_pipeline(settings, thresholds, say=say, steps=steps)
     total = sum(seconds for _, seconds, _ in report.steps)
-    out.print(f"[green]pipeline succeeded[/] in {total:.1f}s")
+    published = f"; publication {report.publication.number}" if report.publication else ""
+    out.print(f"[green]pipeline succeeded[/] in {total:.1f}s{published}")
 
 
 def dbt(ctx: typer.Context) -> None:

@@ -13,3 +13,17 @@
     {%- endif -%}
     {%- do return(relation) -%}
 {%- endmacro %}
+
+{#-
+  ` for version as of <id>` when the var `var_name` holds a snapshot id: the pipeline pins raw.cdr
+  to the snapshot its raw gate judged, so rows committed later wait for the next run.
+-#}
+{% macro pinned_snapshot(var_name) -%}
+    {%- if builtins is not defined -%}{%- do return('') -%}{%- endif -%}  {#- sqlfluff: no dbt context -#}
+    {%- set snapshot = var(var_name, none) -%}
+    {%- if snapshot is not none -%}
+        {%- if not (snapshot | string).isdigit() -%}
+            {{ exceptions.raise_compiler_error(var_name ~ " must be an Iceberg snapshot id, got: " ~ snapshot) }}
+        {%- endif %} for version as of {{ snapshot }}
+    {%- endif -%}
+{%- endmacro %}

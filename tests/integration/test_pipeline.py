@@ -7,6 +7,8 @@ anomalies against independent computations, an incremental batch, then a bad bat
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,11 +18,13 @@ import pandas as pd
 import pytest
 
 from app.pipeline_lock import PIPELINE_LOCK_KEY
+from app.publication import current_snapshots, latest_publication
 from app.transform import DBT_PROJECT_DIR, PROFILES_FILE, SETTINGS_MACRO_FILE, write_dbt_settings
 from core import clients
 from core.settings import LakehouseSettings, load_settings
 from generator.config import DEFAULT_CONFIG
-from tests.integration.conftest import run_cli
+from tests.integration.conftest import LAKEHOUSE, run_cli
+from tests.integration.reconcile import batches_not_published_once
 
 GENERATE = ["generate", "--subscribers", "3000", "--seed", "5"]
 
@@ -36,13 +40,12 @@ def query(settings: LakehouseSettings, sql: str) -> pd.DataFrame:
 
 
 def read_clean(settings: LakehouseSettings, table: str) -> pd.DataFrame:
-    """Read through PyIceberg, independently of Trino."""
-    return (
-        clients.iceberg_catalog(settings)
-        .load_table(f"{settings.namespaces.clean}.{table}")
-        .scan()
-        .to_pandas()
-    )
+    """Read the published snapshot through PyIceberg, independently of Trino."""
+    catalog = clients.iceberg_catalog(settings)
+    name = f"{settings.namespaces.clean_candidate}.{table}"
+    published = latest_publication(settings, catalog)
+    assert published is not None
+    return catalog.load_table(name).scan(snapshot_id=published.snapshots[name]).to_pandas()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -259,22 +262,168 @@ def test_a_second_pipeline_exits_while_one_holds_the_lock(settings: LakehouseSet
     assert "pipeline succeeded" in run.stdout
 
 
-def test_a_bad_batch_stops_at_the_raw_gate_and_analytics_is_untouched(
+def published_state(settings: LakehouseSettings) -> dict:
+    """What readers see and what the next run starts from: the last publication, the snapshot
+    each reader's view pins, every owned table's current snapshot, and the published counts."""
+    catalog = clients.iceberg_catalog(settings)
+    publication = latest_publication(settings, catalog)
+    views = query(
+        settings,
+        "SELECT table_schema || '.' || table_name AS name, view_definition FROM information_schema.views "
+        f"WHERE table_schema IN ('{settings.namespaces.clean}', '{settings.namespaces.analytics}')",
+    )
+    counts = query(
+        settings,
+        f"SELECT (SELECT count(*) FROM {settings.namespaces.clean}.voice_calls) AS voice, "
+        f"(SELECT sum(call_attempts) FROM {settings.namespaces.analytics}.kpi_cell_hourly) AS attempts",
+    )
+    return {
+        "publication": publication,
+        "views": dict(zip(views.name, views.view_definition, strict=True)),
+        "tables": current_snapshots(settings, catalog),
+        "counts": counts.to_dict("records"),
+    }
+
+
+def insert_copies(settings: LakehouseSettings, batch_id: str, where: str, changes: dict[str, str]) -> int:
+    """Land a new commit in raw.cdr: copies of accepted rows matching ``where``, new record ids,
+    columns in ``changes`` replaced by SQL expressions. Returns the rows landed."""
+    raw = settings.namespaces.raw
+    columns = list(query(settings, f"SHOW COLUMNS FROM {raw}.cdr").Column)
+    replaced = {
+        "record_id": f"'{batch_id}-' || record_id",
+        "batch_id": f"'{batch_id}'",
+        "ingested_at": "current_timestamp",
+        **changes,
+    }
+    select = ", ".join(replaced.get(c, c) for c in columns)
+    checked = f"{settings.namespaces.intermediate}.int_cdr_checked"
+    accepted = f"SELECT record_id FROM {checked} WHERE reject_reason IS NULL"
+    # One copy per record id: raw also holds the duplicates the generator injects.
+    query(
+        settings,
+        f"INSERT INTO {raw}.cdr SELECT {select} FROM (SELECT *, row_number() OVER "
+        f"(PARTITION BY record_id ORDER BY ingested_at) AS copy FROM {raw}.cdr) "
+        f"WHERE copy = 1 AND record_id IN ({accepted}) AND {where}",
+    )
+    (landed,) = query(settings, f"SELECT count(*) AS n FROM {raw}.cdr WHERE batch_id = '{batch_id}'").n
+    return int(landed)
+
+
+def assert_stops_at(settings: LakehouseSettings, gate: str, named: str) -> None:
+    """A run fails at ``gate`` (exit 8, the failed rule named, no traceback), publishing nothing."""
+    before = published_state(settings)
+    run = run_cli(settings, "pipeline", check=False)
+    assert run.returncode == 8, (run.stdout[-2000:], run.stderr[-2000:])
+    assert f"{gate} gate failed" in run.stderr
+    assert named in run.stderr, "the failed expectation is named"
+    assert "Traceback" not in run.stderr
+    assert published_state(settings) == before
+
+
+def clean_matches_raw(settings: LakehouseSettings) -> None:
+    """Every raw commit is published once: accepted + rejected rows == raw rows, per batch."""
+    mismatched = batches_not_published_once(settings)
+    assert mismatched.empty, mismatched
+
+
+def test_a_bad_batch_stops_at_the_raw_gate_and_the_run_after_removing_it_succeeds(
     settings: LakehouseSettings, first_build: dict, tmp_path: Path
 ) -> None:
-    snapshots = (
-        f'SELECT (SELECT max(snapshot_id) FROM {settings.namespaces.analytics}."kpi_cell_hourly$snapshots") '
-        f'AS kpi, (SELECT max(snapshot_id) FROM {settings.namespaces.clean}."voice_calls$snapshots") AS clean'
-    )
-    before = query(settings, snapshots)
     bad_config = tmp_path / "bad.toml"
     bad_config.write_text(DEFAULT_CONFIG.read_text().replace("missing_field = 0.002", "missing_field = 0.3"))
-    run_cli(settings, *GENERATE, "--config", str(bad_config), "--start", "2026-01-03", "--days", "1")
+    report = tmp_path / "bad.json"
+    run_cli(
+        settings,
+        *GENERATE,
+        "--config",
+        str(bad_config),
+        "--start",
+        "2026-01-03",
+        "--days",
+        "1",
+        "--report",
+        str(report),
+    )
+    assert_stops_at(settings, "raw", "served_msisdn")
+    bad = json.loads(report.read_text())["batch_id"]
+    query(settings, f"DELETE FROM {settings.namespaces.raw}.cdr WHERE batch_id = '{bad}'")
+    assert "pipeline succeeded" in run_cli(settings, "pipeline").stdout
+    clean_matches_raw(settings)
 
-    run = run_cli(settings, "pipeline", check=False)
-    assert run.returncode == 8, run.stderr[-2000:]
-    assert "raw gate failed" in run.stderr
-    assert "served_msisdn" in run.stderr, "the failed expectation is named"
-    assert "Traceback" not in run.stderr
-    after = query(settings, snapshots)
-    pd.testing.assert_frame_equal(before, after)
+
+def test_a_value_outside_its_domain_stops_at_the_clean_gate_and_recovery_needs_no_full_refresh(
+    settings: LakehouseSettings, first_build: dict
+) -> None:
+    """A call whose result is not a result: valid to raw (one row is within the defect rate) and
+    to dbt's integrity tests; the clean gate's domain rule catches it."""
+    landed = insert_copies(
+        settings,
+        "defect-clean",
+        "record_type = 'voice' LIMIT 1",
+        {"result": "'teleported'"},
+    )
+    assert landed == 1
+    assert_stops_at(settings, "clean", "result")
+    query(settings, f"DELETE FROM {settings.namespaces.raw}.cdr WHERE batch_id = 'defect-clean'")
+    assert "pipeline succeeded" in run_cli(settings, "pipeline").stdout
+    clean_matches_raw(settings)
+
+
+def test_a_negative_tariff_stops_at_the_analytics_gate_and_recovery_needs_no_full_refresh(
+    settings: LakehouseSettings, first_build: dict
+) -> None:
+    """Negative prices rate new calls below zero: clean and its tests accept the records, the
+    analytics gate's charge range catches them."""
+    raw, clean = settings.namespaces.raw, settings.namespaces.clean
+    query(settings, f"UPDATE {raw}.tariff_plans SET price_per_minute = -price_per_minute")
+    landed = insert_copies(
+        settings,
+        "defect-analytics",
+        "record_type = 'voice' AND direction = 'MO' AND result = 'answered' AND duration_s > 0 LIMIT 200",
+        {},
+    )
+    assert landed == 200
+    voice_before = query(settings, f"SELECT count(*) AS n FROM {clean}.voice_calls").n[0]
+    assert_stops_at(settings, "analytics", "charge")
+    # Clean passed its gate but was not published either: the analytics gate failed after it.
+    assert query(settings, f"SELECT count(*) AS n FROM {clean}.voice_calls").n[0] == voice_before
+    query(settings, f"UPDATE {raw}.tariff_plans SET price_per_minute = -price_per_minute")
+    assert "pipeline succeeded" in run_cli(settings, "pipeline").stdout
+    clean_matches_raw(settings)
+    new_calls = query(settings, f"SELECT count(*) AS n FROM {clean}.voice_calls").n[0] - voice_before
+    assert new_calls == landed  # the batch the failed run had built was rebuilt once, not lost
+
+
+def test_a_pipeline_killed_mid_build_publishes_nothing_and_the_next_run_converges(
+    settings: LakehouseSettings, first_build: dict
+) -> None:
+    run_cli(settings, *GENERATE, "--start", "2026-01-04", "--days", "1")
+    before = published_state(settings)
+    checked = f"{settings.namespaces.intermediate}.int_cdr_checked"
+    catalog = clients.iceberg_catalog(settings)
+    pipeline = subprocess.Popen(
+        [LAKEHOUSE, "pipeline"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **settings.to_env()},
+    )
+    try:
+        # Kill once the run has committed to a candidate: the intermediate table moved on.
+        deadline = time.monotonic() + 600
+        while catalog.load_table(checked).metadata.current_snapshot_id == before["tables"][checked]:
+            assert pipeline.poll() is None, "the pipeline ended before building anything"
+            assert time.monotonic() < deadline, "the pipeline never committed a candidate"
+            time.sleep(0.2)  # polling a condition, not waiting for one
+    finally:
+        pipeline.kill()
+        pipeline.wait()
+    after_kill = published_state(settings)
+    assert after_kill["tables"] != before["tables"], "killed after a candidate commit"
+    assert {k: v for k, v in after_kill.items() if k != "tables"} == {
+        k: v for k, v in before.items() if k != "tables"
+    }, "readers see exactly the last publication"
+
+    run = run_cli(settings, "pipeline")
+    assert "[restore]" in run.stdout and "pipeline succeeded" in run.stdout
+    clean_matches_raw(settings)

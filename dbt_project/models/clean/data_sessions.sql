@@ -18,9 +18,11 @@ select
     apn,
     roaming,
     ingested_at,
-    source
+    pipeline_run,
+    source,
+    batch_id
 from {{ ref('int_cdr_checked') }}
 where
     reject_reason is null
     and record_type = 'data'
-    and {{ after_watermark('ingested_at') }}
+    and {{ in_new_runs() }}

@@ -18,9 +18,10 @@ select
     bytes_up,
     bytes_down,
     ingested_at,
+    pipeline_run,
     source,
     batch_id
 from {{ ref('int_cdr_checked') }}
 where
     reject_reason is not null
-    and {{ after_watermark('ingested_at') }}
+    and {{ in_new_runs() }}

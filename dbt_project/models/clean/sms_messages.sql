@@ -16,9 +16,11 @@ select
     result = 'delivered' as is_delivered,
     roaming,
     ingested_at,
-    source
+    pipeline_run,
+    source,
+    batch_id
 from {{ ref('int_cdr_checked') }}
 where
     reject_reason is null
     and record_type = 'sms'
-    and {{ after_watermark('ingested_at') }}
+    and {{ in_new_runs() }}

@@ -19,9 +19,11 @@ select
     result = 'dropped' as is_dropped,
     roaming,
     ingested_at,
-    source
+    pipeline_run,
+    source,
+    batch_id
 from {{ ref('int_cdr_checked') }}
 where
     reject_reason is null
     and record_type = 'voice'
-    and {{ after_watermark('ingested_at') }}
+    and {{ in_new_runs() }}

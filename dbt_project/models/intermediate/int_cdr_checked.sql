@@ -1,6 +1,7 @@
 {#-
-  Every newly ingested CDR with its verdict: reject_reason is null for a valid record, else the
-  first rule it breaks. The one place the validation rules live.
+  Every CDR of the commits not checked before, with its verdict: reject_reason is null for a
+  valid record, else the first rule it breaks. The one place the validation rules live.
+  pipeline_run numbers the run that checked it: later layers take new rows by run, not by clock.
 -#}
 {{ config(
     materialized='incremental',
@@ -8,9 +9,12 @@
     properties={"partitioning": "ARRAY['day(ingested_at)']"},
 ) }}
 
+-- New = from a commit (batch_id) not yet checked: commits land whole, in any order.
 with new_rows as (
     select * from {{ ref('stg_cdr') }}
-    where {{ after_watermark('ingested_at') }}
+    {% if is_incremental() %}
+        where batch_id not in (select distinct checked.batch_id from {{ this }} as checked)
+    {% endif %}
 ),
 
 -- Distinct keys: a duplicated reference row must not multiply the CDRs that join it.
@@ -91,5 +95,6 @@ select
     ingested_at,
     source,
     batch_id,
+    {{ next_pipeline_run() }} as pipeline_run,
     reject_reason
 from checked

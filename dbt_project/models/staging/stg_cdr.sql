@@ -19,4 +19,4 @@ select
     ingested_at,
     source,
     batch_id
-from {{ source('raw', 'cdr') }}
+from {{ source('raw', 'cdr') }}{{ pinned_snapshot('raw_cdr_snapshot') }}

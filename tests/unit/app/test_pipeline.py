@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 
 import pytest
 
-from app.pipeline import PENDING_VIEW, Steps, run_pipeline
+from app.pipeline import PENDING_VIEW, PendingRaw, Steps, run_pipeline
+from app.publication import Publication
 from core.exceptions import GateFailedError
 from core.settings import LakehouseSettings, load_settings
 from expectations.gates import GateResult
@@ -21,14 +23,24 @@ class Recorder:
         self.failing = failing
         self.calls: list[str] = []
         self.gate_schemas: dict[str, str] = {}
+        self.dbt_vars: list[str] = []
 
-    def prepare_pending(self, settings: LakehouseSettings) -> int:
+    def prepare_pending(self, settings: LakehouseSettings) -> PendingRaw:
         self.calls.append("prepare pending")
-        return self.pending
+        return PendingRaw(self.pending, snapshot=42)
+
+    def restore(self, settings: LakehouseSettings) -> list[str]:
+        self.calls.append("restore")
+        return []
+
+    def publish(self, settings: LakehouseSettings) -> Publication:
+        self.calls.append("publish")
+        return Publication(1, {})
 
     def dbt(self, settings: LakehouseSettings, args: Sequence[str]) -> None:
         selected = args[args.index("--select") + 1 :]
         self.calls.append(f"dbt {args[0]} {' '.join(selected)}")
+        self.dbt_vars.append(args[args.index("--vars") + 1])
 
     def gate(
         self, settings: LakehouseSettings, gate: str, tables: dict[str, list], schema: str
@@ -47,12 +59,19 @@ class Recorder:
             self.calls.append("unlock")
 
     def steps(self) -> Steps:
-        return Steps(lock=self.lock, prepare_pending=self.prepare_pending, dbt=self.dbt, gate=self.gate)
+        return Steps(
+            lock=self.lock,
+            restore=self.restore,
+            prepare_pending=self.prepare_pending,
+            dbt=self.dbt,
+            gate=self.gate,
+            publish=self.publish,
+        )
 
 
 @pytest.fixture
 def settings() -> LakehouseSettings:
-    return load_settings(env_file=None, namespaces={"clean": "gold", "quality": "checks"})
+    return load_settings(env_file=None, namespaces={"clean_candidate": "gold_candidate", "quality": "checks"})
 
 
 def test_layers_are_built_and_gated_in_order(settings: LakehouseSettings) -> None:
@@ -61,12 +80,14 @@ def test_layers_are_built_and_gated_in_order(settings: LakehouseSettings) -> Non
     # Everything happens inside the pipeline lock.
     assert recorder.calls == [
         "lock",
+        "restore",
         "prepare pending",
         "raw gate",
         "dbt build staging intermediate clean",
         "clean gate",
         "dbt build analytics",
         "analytics gate",
+        "publish",
         "unlock",
     ]
     assert [name for name, _, _ in report.steps] == [
@@ -75,10 +96,18 @@ def test_layers_are_built_and_gated_in_order(settings: LakehouseSettings) -> Non
         "clean gate",
         "dbt build analytics",
         "analytics gate",
+        "publish",
     ]
     assert [gate.gate for gate in report.gates] == ["raw", "clean", "analytics"]
-    # Each gate reads its layer's namespace from the settings.
-    assert recorder.gate_schemas == {"raw": "checks", "clean": "gold", "analytics": "analytics"}
+    # Each gate judges its layer's candidates, in the namespaces the settings give.
+    assert recorder.gate_schemas == {
+        "raw": "checks",
+        "clean": "gold_candidate",
+        "analytics": "analytics_candidate",
+    }
+    # dbt reads raw.cdr at the snapshot the raw gate judged.
+    assert recorder.dbt_vars == ['{"raw_cdr_snapshot": 42}'] * 2
+    assert report.publication == Publication(1, {})
 
 
 def test_a_failing_clean_gate_stops_before_analytics_is_built(settings: LakehouseSettings) -> None:
@@ -86,15 +115,39 @@ def test_a_failing_clean_gate_stops_before_analytics_is_built(settings: Lakehous
     with pytest.raises(GateFailedError, match="clean gate failed") as raised:
         run_pipeline(settings, say=lambda _: None, steps=recorder.steps())
     assert "a rule broke" in str(raised.value)
-    assert recorder.calls[-2:] == ["clean gate", "unlock"]
+    # The candidates go back to the published state; nothing is published.
+    assert recorder.calls[-3:] == ["clean gate", "restore", "unlock"]
     assert not any("analytics" in call for call in recorder.calls)
+    assert "publish" not in recorder.calls
+
+
+def test_a_failing_analytics_gate_publishes_nothing_and_restores(settings: LakehouseSettings) -> None:
+    recorder = Recorder(failing=frozenset({"analytics"}))
+    with pytest.raises(GateFailedError, match="analytics gate failed"):
+        run_pipeline(settings, say=lambda _: None, steps=recorder.steps())
+    assert recorder.calls[-3:] == ["analytics gate", "restore", "unlock"]
+    assert "publish" not in recorder.calls
+
+
+def test_a_failed_restore_after_a_failure_reports_the_first_failure(settings: LakehouseSettings) -> None:
+    recorder = Recorder(failing=frozenset({"clean"}))
+
+    def broken_restore(settings: LakehouseSettings) -> list[str]:
+        recorder.calls.append("restore")
+        if recorder.calls.count("restore") > 1:
+            raise ConnectionError("trino is down")
+        return []
+
+    steps = dataclasses.replace(recorder.steps(), restore=broken_restore)
+    with pytest.raises(GateFailedError, match="clean gate failed"):
+        run_pipeline(settings, say=lambda _: None, steps=steps)
 
 
 def test_a_failing_raw_gate_builds_nothing(settings: LakehouseSettings) -> None:
     recorder = Recorder(failing=frozenset({"raw"}))
     with pytest.raises(GateFailedError, match="raw gate failed"):
         run_pipeline(settings, say=lambda _: None, steps=recorder.steps())
-    assert recorder.calls == ["lock", "prepare pending", "raw gate", "unlock"]
+    assert recorder.calls == ["lock", "restore", "prepare pending", "raw gate", "unlock"]
 
 
 def test_no_pending_raw_rows_skips_the_raw_gate_but_still_builds(settings: LakehouseSettings) -> None:
@@ -103,11 +156,13 @@ def test_no_pending_raw_rows_skips_the_raw_gate_but_still_builds(settings: Lakeh
     run_pipeline(settings, say=said.append, steps=recorder.steps())
     assert recorder.calls == [
         "lock",
+        "restore",
         "prepare pending",
         "dbt build staging intermediate clean",
         "clean gate",
         "dbt build analytics",
         "analytics gate",
+        "publish",
         "unlock",
     ]
     assert any("nothing to judge" in line for line in said)
@@ -124,7 +179,12 @@ def test_the_raw_gate_judges_the_pending_view(settings: LakehouseSettings) -> No
         settings,
         say=lambda _: None,
         steps=Steps(
-            lock=lambda _: nullcontext(), prepare_pending=lambda _: 1, dbt=lambda *_: None, gate=gate
+            lock=lambda _: nullcontext(),
+            restore=lambda _: [],
+            prepare_pending=lambda _: PendingRaw(1, snapshot=7),
+            dbt=lambda *_: None,
+            gate=gate,
+            publish=lambda _: Publication(1, {}),
         ),
     )
     assert seen["raw"] == [PENDING_VIEW]

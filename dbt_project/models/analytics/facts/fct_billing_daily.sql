@@ -19,7 +19,8 @@ usage as (
         charge as voice_charge,
         0e0 as sms_charge,
         0e0 as data_charge,
-        ingested_at
+        ingested_at,
+        pipeline_run
     from {{ ref('fct_voice_calls') }}
     where local_date in (select affected.local_date from affected)
     union all
@@ -32,7 +33,8 @@ usage as (
         0e0 as voice_charge,
         charge as sms_charge,
         0e0 as data_charge,
-        ingested_at
+        ingested_at,
+        pipeline_run
     from {{ ref('fct_sms_messages') }}
     where local_date in (select affected.local_date from affected)
     union all
@@ -45,7 +47,8 @@ usage as (
         0e0 as voice_charge,
         0e0 as sms_charge,
         charge as data_charge,
-        ingested_at
+        ingested_at,
+        pipeline_run
     from {{ ref('fct_data_sessions') }}
     where local_date in (select affected.local_date from affected)
 )
@@ -61,6 +64,7 @@ select
     sum(sms_charge) as sms_charge,
     sum(data_charge) as data_charge,
     sum(voice_charge) + sum(sms_charge) + sum(data_charge) as total_charge,
-    max(ingested_at) as last_ingested_at
+    max(ingested_at) as last_ingested_at,
+    max(pipeline_run) as last_pipeline_run
 from usage
 group by subscriber_key, local_date

@@ -7,7 +7,7 @@
 
 with sessions as (
     select * from {{ ref('data_sessions') }}
-    where {{ after_watermark('ingested_at') }}
+    where {{ in_new_runs() }}
 )
 
 select
@@ -22,7 +22,8 @@ select
     sessions.bytes_down,
     (sessions.bytes_up + sessions.bytes_down) / 1e6 as volume_mb,
     (sessions.bytes_up + sessions.bytes_down) / 1e6 * plans.price_per_mb as charge,
-    sessions.ingested_at
+    sessions.ingested_at,
+    sessions.pipeline_run
 from sessions
 left join {{ ref('subscribers') }} as subscribers on sessions.subscriber_key = subscribers.subscriber_key
 left join {{ ref('tariff_plans') }} as plans on subscribers.plan_id = plans.plan_id

@@ -7,7 +7,7 @@
 
 with messages as (
     select * from {{ ref('sms_messages') }}
-    where {{ after_watermark('ingested_at') }}
+    where {{ in_new_runs() }}
 )
 
 select
@@ -19,7 +19,8 @@ select
     messages.result,
     messages.is_delivered,
     case when messages.direction = 'MO' and messages.is_delivered then plans.price_per_sms else 0 end as charge,
-    messages.ingested_at
+    messages.ingested_at,
+    messages.pipeline_run
 from messages
 left join {{ ref('subscribers') }} as subscribers on messages.subscriber_key = subscribers.subscriber_key
 left join {{ ref('tariff_plans') }} as plans on subscribers.plan_id = plans.plan_id

@@ -7,7 +7,7 @@
 
 with calls as (
     select * from {{ ref('voice_calls') }}
-    where {{ after_watermark('ingested_at') }}
+    where {{ in_new_runs() }}
 )
 
 select
@@ -32,7 +32,8 @@ select
         else 0
     end
         as charge,
-    calls.ingested_at
+    calls.ingested_at,
+    calls.pipeline_run
 from calls
 left join {{ ref('subscribers') }} as subscribers on calls.subscriber_key = subscribers.subscriber_key
 left join {{ ref('tariff_plans') }} as plans on subscribers.plan_id = plans.plan_id

@@ -24,7 +24,8 @@ voice as (
         count_if(is_dropped) as dropped_calls,
         count_if(result = 'failed') as failed_calls,
         sum(case when is_answered then duration_s else 0 end) as answered_seconds,
-        max(ingested_at) as last_ingested_at
+        max(ingested_at) as last_ingested_at,
+        max(pipeline_run) as last_pipeline_run
     from {{ ref('fct_voice_calls') }}
     where local_date in (select affected.local_date from affected)
     group by 1, 2, 3, 4
@@ -38,7 +39,8 @@ sms as (
         local_hour,
         count(*) as sms_count,
         count_if(not is_delivered) as failed_sms,
-        max(ingested_at) as last_ingested_at
+        max(ingested_at) as last_ingested_at,
+        max(pipeline_run) as last_pipeline_run
     from {{ ref('fct_sms_messages') }}
     where local_date in (select affected.local_date from affected)
     group by 1, 2, 3, 4
@@ -53,7 +55,8 @@ data as (
         count(*) as data_sessions,
         count_if(is_failed) as failed_sessions,
         sum(volume_mb) as data_mb,
-        max(ingested_at) as last_ingested_at
+        max(ingested_at) as last_ingested_at,
+        max(pipeline_run) as last_pipeline_run
     from {{ ref('fct_data_sessions') }}
     where local_date in (select affected.local_date from affected)
     group by 1, 2, 3, 4
@@ -105,7 +108,12 @@ select
         coalesce(voice.last_ingested_at, timestamp '1970-01-01 00:00:00 UTC'),
         coalesce(sms.last_ingested_at, timestamp '1970-01-01 00:00:00 UTC'),
         coalesce(data.last_ingested_at, timestamp '1970-01-01 00:00:00 UTC')
-    ) as last_ingested_at
+    ) as last_ingested_at,
+    greatest(
+        coalesce(voice.last_pipeline_run, 0),
+        coalesce(sms.last_pipeline_run, 0),
+        coalesce(data.last_pipeline_run, 0)
+    ) as last_pipeline_run
 from cell_hours
 left join voice
     on cell_hours.network_element_id = voice.network_element_id and cell_hours.hour_start = voice.hour_start

@@ -23,7 +23,8 @@ network as (
         sum(cells.erlangs) as erlang_hours,
         sum(cells.sms_count) as sms_count,
         sum(cells.data_mb) as data_mb,
-        max(cells.last_ingested_at) as last_ingested_at
+        max(cells.last_ingested_at) as last_ingested_at,
+        max(cells.last_pipeline_run) as last_pipeline_run
     from {{ ref('kpi_cell_hourly') }} as cells
     inner join {{ ref('dim_network_element') }} as elements on cells.network_element_id = elements.element_id
     where
@@ -39,7 +40,8 @@ subscribers as (
         count(*) as active_subscribers,
         sum(billing.total_charge) as revenue,
         sum(billing.data_mb) as subscriber_data_mb,
-        max(billing.last_ingested_at) as last_ingested_at
+        max(billing.last_ingested_at) as last_ingested_at,
+        max(billing.last_pipeline_run) as last_pipeline_run
     from {{ ref('fct_billing_daily') }} as billing
     inner join {{ ref('dim_subscriber') }} as dims on billing.subscriber_key = dims.subscriber_key
     where billing.local_date in (select affected.local_date from affected)
@@ -66,7 +68,8 @@ select
     greatest(
         coalesce(network.last_ingested_at, subscribers.last_ingested_at),
         coalesce(subscribers.last_ingested_at, network.last_ingested_at)
-    ) as last_ingested_at
+    ) as last_ingested_at,
+    greatest(coalesce(network.last_pipeline_run, 0), coalesce(subscribers.last_pipeline_run, 0)) as last_pipeline_run
 from network
 full outer join subscribers
     on network.region_code = subscribers.region_code and network.local_date = subscribers.local_date
