@@ -53,7 +53,7 @@ def holds_batch(table: Table, batch_id: str) -> bool:
         return True
     if table.current_snapshot() is None or "batch_id" not in table.schema().column_names:
         return False
-    # Column statistics prune every file of other batches (and the stream's, where it is null).
+    # Column statistics prune the files of other batches (the stream's ids are topic@offsets).
     found = table.scan(row_filter=EqualTo("batch_id", batch_id), selected_fields=("batch_id",), limit=1)
     return found.to_arrow().num_rows > 0
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
+import pandas as pd
+import pytest
 from confluent_kafka import Consumer
 
 from core import clients
 from core.settings import LakehouseSettings
-from tests.integration.conftest import run_cli, unique
+from tests.integration.conftest import LAKEHOUSE, run_cli, unique
 
 
 def test_generate_lands_in_iceberg_once_and_trino_agrees_with_the_report(
@@ -84,3 +87,68 @@ def test_generate_to_kafka_sends_every_event_in_the_documented_format(
     assert len(seen) == report["rows"] - report["defects"]["duplicate"]
     sample = next(e for e in seen.values() if e["record_type"] == "voice" and e["start_time"])
     assert sample["start_time"].endswith("Z") and "T" in sample["start_time"]
+
+
+def _commits(settings: LakehouseSettings, namespaces: tuple[str, ...]) -> int:
+    """Commits so far to the tables of ``namespaces``: the sum of their metadata versions, read
+    from the catalog database (``00003-<uuid>.metadata.json`` is a table's third commit)."""
+    conn = clients.postgres_connection(settings)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT metadata_location FROM iceberg_tables WHERE table_namespace = ANY(%s)",
+                (list(namespaces),),
+            )
+            return sum(int(Path(location).name.split("-", 1)[0]) for (location,) in cur.fetchall())
+    finally:
+        conn.close()
+
+
+def _contents(settings: LakehouseSettings, namespace: str) -> dict[str, pd.DataFrame]:
+    """Every table of a loaded batch (and its truth), rows sorted, load-time stamps dropped."""
+    catalog = clients.iceberg_catalog(settings)
+    found = {}
+    for ns in (namespace, f"{namespace}_truth"):
+        for _, name in catalog.list_tables(ns):
+            frame = (
+                catalog.load_table(f"{ns}.{name}")
+                .scan()
+                .to_pandas()
+                .drop(columns=["ingested_at"], errors="ignore")
+            )
+            found[f"{ns.removeprefix(namespace)}.{name}"] = frame.sort_values(
+                list(frame.columns)
+            ).reset_index(drop=True)
+    return found
+
+
+@pytest.mark.parametrize("kill_after_commits", [1, 4, 6])
+def test_a_load_killed_between_its_commits_converges_when_run_again(
+    settings: LakehouseSettings, kill_after_commits: int
+) -> None:
+    """A batch is seven commits (four reference tables, two truth tables, the CDRs last): killed
+    after any of them, the re-run ends in the state an uninterrupted load reaches."""
+    args = ["generate", "--days", "1", "--subscribers", "1000", "--seed", "17"]
+    control, interrupted = unique("whole"), unique("killed")
+    run_cli(settings, *args, "--namespace", control)
+
+    load = subprocess.Popen(
+        [LAKEHOUSE, *args, "--namespace", interrupted],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **settings.to_env()},
+    )
+    watched = (interrupted, f"{interrupted}_truth")
+    try:
+        while _commits(settings, watched) < kill_after_commits:
+            assert load.poll() is None, "the load ended before the kill point"
+    finally:
+        load.kill()
+        load.wait()
+    assert _commits(settings, watched) < 7, "killed before the CDRs landed"
+
+    run_cli(settings, *args, "--namespace", interrupted)
+    expected, got = _contents(settings, control), _contents(settings, interrupted)
+    assert set(got) == set(expected)
+    for name, frame in expected.items():
+        pd.testing.assert_frame_equal(got[name], frame, obj=name)
