@@ -1,9 +1,10 @@
 """Run dbt in-process, on files rendered from the shared settings.
 
 dbt reads its connection from ``profiles.yml`` (per user, never committed) and our models read the
-namespaces, the time zone and the pseudonym key from a macro. :func:`write_dbt_settings` renders
-both from the one settings object, so `lakehouse dbt ...`, the pipeline and a plain ``dbt run`` in
-``dbt_project/`` all see the configuration the CLI sees.
+namespaces and the time zone from a macro. :func:`write_dbt_settings` renders both from the one
+settings object, so `lakehouse dbt ...`, the pipeline and a plain ``dbt run`` in ``dbt_project/``
+all see the configuration the CLI sees. The pseudonym key is not in them: it reaches SQL through
+a table (``app.pseudonym_key``), so no dbt file, log or query text holds it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from app.pseudonym_key import install_pseudonym_key
 from core.exceptions import TransformError
 from core.settings import PROJECT_ROOT, LakehouseSettings
 
@@ -53,8 +55,7 @@ def render_profile(settings: LakehouseSettings) -> str:
 
 
 def render_settings_macro(settings: LakehouseSettings) -> str:
-    """The macro ``lakehouse_settings()`` that macros/settings.sql reads (it holds the key, so
-    it is not rendered without one: ConfigError naming LAKEHOUSE_PSEUDONYM_KEY)."""
+    """The macro ``lakehouse_settings()`` that macros/settings.sql reads (no secret in it)."""
     namespaces = ", ".join(
         f"{_quoted(layer)}: {_quoted(name)}" for layer, name in settings.namespaces.model_dump().items()
     )
@@ -64,7 +65,6 @@ def render_settings_macro(settings: LakehouseSettings) -> str:
         "    {%- do return({\n"
         f'        "namespaces": {{{namespaces}}},\n'
         f'        "time_zone": {_quoted(settings.time_zone)},\n'
-        f'        "pseudonym_key": {_quoted(settings.require_pseudonym_key())},\n'
         "    }) -%}\n"
         "{%- endmacro %}\n"
     )
@@ -108,7 +108,8 @@ def cdr_checked_table(settings: LakehouseSettings) -> str:
 
 def run_dbt(settings: LakehouseSettings, args: Sequence[str]) -> None:
     """``dbt <args>`` on the project; raises TransformError naming the failed nodes."""
-    write_dbt_settings(settings)  # first: a missing key stops here, before dbt is even imported
+    install_pseudonym_key(settings)  # first: a missing key stops here, before dbt is even imported
+    write_dbt_settings(settings)
     from dbt.cli.main import dbtRunner
 
     argv = [*args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]

@@ -205,6 +205,9 @@ class NamespaceSettings(BaseModel):
     quality: str = Field(
         "quality", pattern=_NAME, description="What the gates judge, and the ledger of publications."
     )
+    keys: str = Field(
+        "keys", pattern=_NAME, description="Secrets SQL reads instead of quoting (the pseudonym key)."
+    )
 
     def published(self) -> dict[str, str]:
         """Candidate namespace -> the namespace its audited tables are published in as views."""

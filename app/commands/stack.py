@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from app.pseudonym_key import install_pseudonym_key
 from app.transform import write_dbt_settings
 from core.settings import ensure_local_secrets, load_settings
 from infra.launcher import Launcher, ServiceStatus
@@ -49,6 +50,7 @@ def up() -> None:
     write_dbt_settings(settings)
     began = time.monotonic()
     rows = Launcher(settings).up()
+    install_pseudonym_key(settings)  # where the models' SQL reads it (never quoted into SQL)
     print_status(rows)
     out.print(f"stack up in {time.monotonic() - began:.1f}s; state in {settings.home}")
 

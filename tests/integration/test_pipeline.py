@@ -6,6 +6,8 @@ anomalies against independent computations, an incremental batch, then a bad bat
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import subprocess
@@ -100,6 +102,29 @@ def test_clean_layer_holds_each_valid_record_once_without_direct_identifiers(
     assert not columns & {"msisdn", "first_name", "last_name", "birth_date", "imsi", "imei"}
     keys = query(settings, f"SELECT subscriber_key FROM {clean}.subscribers LIMIT 5").subscriber_key
     assert all(len(k) == 64 for k in keys), "HMAC-SHA-256 hex pseudonyms"
+
+
+def test_the_pseudonym_key_is_in_no_query_text_dbt_file_or_log_yet_keys_the_pseudonyms(
+    settings: LakehouseSettings, first_build: dict
+) -> None:
+    run_cli(settings, "pipeline")  # rebuilds clean.subscribers: pseudonymising SQL just ran
+    key = settings.pseudonym_key.get_secret_value()
+    texts = list(query(settings, "SELECT query FROM system.runtime.queries")["query"])
+    assert any("hmac_sha256" in text for text in texts), "the pipeline's SQL is in the history"
+    assert not [text for text in texts if key in text]
+    places = [DBT_PROJECT_DIR / "target", DBT_PROJECT_DIR / "logs", settings.logs_dir]
+    files = [path for place in places if place.exists() for path in place.rglob("*") if path.is_file()]
+    assert len(files) > 10
+    assert not [path for path in files if key.encode() in path.read_bytes()]
+
+    # Still HMAC-SHA-256 keyed with it: a raw number's pseudonym is in the clean layer.
+    raw, clean = settings.namespaces.raw, settings.namespaces.clean
+    (msisdn,) = query(settings, f"SELECT min(msisdn) AS m FROM {raw}.subscribers").m
+    expected = hmac.new(key.encode(), msisdn.encode(), hashlib.sha256).hexdigest().upper()
+    found = query(
+        settings, f"SELECT count(*) AS n FROM {clean}.subscribers WHERE subscriber_key = '{expected}'"
+    )
+    assert found.n[0] == 1
 
 
 def test_cell_hour_kpis_equal_an_independent_computation(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import stat
 import subprocess
 from pathlib import Path
@@ -16,6 +17,7 @@ from app.transform import (
     PROFILE_NAME,
     PROFILES_FILE,
     SETTINGS_MACRO_FILE,
+    run_dbt,
     write_dbt_settings,
 )
 from core.exceptions import ConfigError
@@ -73,8 +75,8 @@ def test_profile_and_macro_carry_the_settings(tmp_path: Path, settings: Lakehous
     assert macro_value(text) == {
         "namespaces": NamespaceSettings(raw="landing", clean="gold").model_dump(),
         "time_zone": "Europe/Paris",
-        "pseudonym_key": TRICKY_KEY,
     }
+    assert TRICKY_KEY not in text, "the key reaches SQL through a table, never a file"
 
 
 def test_files_are_private_and_follow_changed_settings(tmp_path: Path, settings: LakehouseSettings) -> None:
@@ -89,12 +91,18 @@ def test_files_are_private_and_follow_changed_settings(tmp_path: Path, settings:
     assert not [p.name for p in paths[1].parent.iterdir() if p.suffix == ".tmp"]
 
 
-def test_no_macro_is_rendered_without_a_pseudonym_key(tmp_path: Path, settings: LakehouseSettings) -> None:
-    # Plain `dbt run` would otherwise pseudonymise with an empty HMAC key.
+def test_dbt_does_not_run_without_a_pseudonym_key(settings: LakehouseSettings) -> None:
+    # Plain `dbt run` would otherwise pseudonymise with an empty HMAC key; refused before any
+    # service is touched (this machine runs no stack in unit tests).
     unset = settings.model_copy(update={"pseudonym_key": SecretStr("")})
     with pytest.raises(ConfigError, match=r"LAKEHOUSE_PSEUDONYM_KEY is not set.*at least 32 characters"):
-        write_dbt_settings(unset, tmp_path)
-    assert not list(tmp_path.rglob("*"))
+        run_dbt(unset, ["debug"])
+
+
+def test_no_model_or_macro_quotes_the_key() -> None:
+    committed = [*DBT_PROJECT_DIR.glob("models/**/*.sql"), *DBT_PROJECT_DIR.glob("macros/*.sql")]
+    quoting = re.compile(r"lakehouse_setting\(\s*[\"']pseudonym_key")
+    assert not [p.name for p in committed if quoting.search(p.read_text())]
 
 
 def test_generated_files_are_ignored_by_git() -> None:
