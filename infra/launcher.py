@@ -97,6 +97,31 @@ class Launcher:
                 raise
         return self.status()
 
+    def restart(self, name: str) -> float:
+        """Restart the one managed service ``name`` and wait until it is healthy again.
+
+        Stops it first if it runs (a no-op after a crash: the stale pid file is dropped), starts
+        it on the same ports and data, waits for health and provisions it (idempotent). The other
+        services are left alone. Returns the seconds from the start until healthy; raises
+        ServiceStartError (with its log) when it does not come back, LakehouseError when the
+        service is external (not ours to restart).
+        """
+        service = self.service(name)
+        if not service.managed:
+            raise LakehouseError(f"{name} is external (managed=false): the launcher does not restart it")
+        with self._exclusive():
+            service.stop()
+            check_ports(service)
+            began = time.monotonic()
+            service.start()
+            try:
+                self._wait_healthy(service)
+                service.provision()
+            except BaseException:
+                service.stop()  # leave nothing half-started, as `up` does
+                raise
+            return time.monotonic() - began
+
     def _wait_healthy(self, service: Service) -> None:
         timeout = service.startup_timeout()
         began = time.monotonic()
