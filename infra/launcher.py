@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
-from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_delay,
+    wait_fixed,
+)
 
 from core.exceptions import LakehouseError, PortInUseError, ServiceStartError
 from core.settings import PROJECT_ROOT, LakehouseSettings
@@ -20,6 +27,8 @@ from infra.process import port_is_free
 from infra.services import Health, Service, build_services
 
 log = logging.getLogger(__name__)
+# Seconds a restart waits for a crashed server's ports (Linux keeps orphaned sockets up to 60 s).
+PORT_RELEASE_TIMEOUT = 90.0
 
 
 @dataclass(frozen=True)
@@ -111,7 +120,7 @@ class Launcher:
             raise LakehouseError(f"{name} is external (managed=false): the launcher does not restart it")
         with self._exclusive():
             service.stop()
-            check_ports(service)
+            self._wait_ports_released(service)
             began = time.monotonic()
             service.start()
             try:
@@ -121,6 +130,17 @@ class Launcher:
                 service.stop()  # leave nothing half-started, as `up` does
                 raise
             return time.monotonic() - began
+
+    @staticmethod
+    def _wait_ports_released(service: Service, timeout: float = PORT_RELEASE_TIMEOUT) -> None:
+        """After a crash the server's sockets can hold its ports for a while (connections its
+        clients have not closed yet): wait for them, then name a port still taken."""
+        Retrying(
+            stop=stop_after_delay(timeout),
+            wait=wait_fixed(0.5),
+            retry=retry_if_exception_type(PortInUseError),
+            reraise=True,
+        )(check_ports, service)
 
     def _wait_healthy(self, service: Service) -> None:
         timeout = service.startup_timeout()

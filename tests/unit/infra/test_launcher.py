@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import socket
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,19 @@ def test_restart_of_a_service_that_stays_down_fails_with_its_log_and_leaves_noth
     with pytest.raises(ServiceStartError, match="fatal: cannot open data dir"):
         Launcher(settings, services=[broken]).restart("broken")
     assert broken.process.pid() is None
+
+
+def test_restart_waits_for_a_crashed_servers_port_to_be_released(settings: LakehouseSettings) -> None:
+    with socket.socket() as leftover:  # what a dead server's unclosed sockets look like to bind()
+        leftover.bind(("127.0.0.1", 0))
+        leftover.listen()
+        service = ScriptService(settings, "svc", HEALTHY, leftover.getsockname()[1])
+        release = threading.Timer(1.0, leftover.close)
+        release.start()
+        launcher = Launcher(settings, services=[service])
+        try:
+            assert launcher.restart("svc") >= 0
+            assert service.process.pid() is not None
+        finally:
+            release.cancel()
+            launcher.down()
