@@ -107,8 +107,8 @@ def generator_config(settings: LakehouseSettings, day: int) -> GeneratorConfig:
 def read(settings: LakehouseSettings, sql: str) -> list[list[object]]:
     """A query of the test's own checks. Tried up to three times: the first Trino query after
     PostgreSQL restarts fails once on a stale pooled catalog connection (GENERIC_INTERNAL_ERROR
-    "Cannot check and eventually update SQL schema"), which is a finding of the matrix, reported
-    in RELIABILITY.md, and must not stop the checks of the data."""
+    "Cannot check and eventually update SQL schema"; Trino's JDBC catalog pool), a finding of
+    the matrix outside this repo's code, which must not stop the checks of the data."""
     return Retrying(
         stop=stop_after_attempt(3),
         wait=wait_fixed(1),
