@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
-from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_delay,
+    wait_fixed,
+)
 
 from core.exceptions import LakehouseError, PortInUseError, ServiceStartError
 from core.settings import PROJECT_ROOT, LakehouseSettings
@@ -20,6 +27,8 @@ from infra.process import port_is_free
 from infra.services import Health, Service, build_services
 
 log = logging.getLogger(__name__)
+# Seconds a restart waits for a crashed server's ports (Linux keeps orphaned sockets up to 60 s).
+PORT_RELEASE_TIMEOUT = 90.0
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,42 @@ class Launcher:
                     service.stop()
                 raise
         return self.status()
+
+    def restart(self, name: str) -> float:
+        """Restart the one managed service ``name`` and wait until it is healthy again.
+
+        Stops it first if it runs (a no-op after a crash: the stale pid file is dropped), starts
+        it on the same ports and data, waits for health and provisions it (idempotent). The other
+        services are left alone. Returns the seconds from the start until healthy; raises
+        ServiceStartError (with its log) when it does not come back, LakehouseError when the
+        service is external (not ours to restart).
+        """
+        service = self.service(name)
+        if not service.managed:
+            raise LakehouseError(f"{name} is external (managed=false): the launcher does not restart it")
+        with self._exclusive():
+            service.stop()
+            self._wait_ports_released(service)
+            began = time.monotonic()
+            service.start()
+            try:
+                self._wait_healthy(service)
+                service.provision()
+            except BaseException:
+                service.stop()  # leave nothing half-started, as `up` does
+                raise
+            return time.monotonic() - began
+
+    @staticmethod
+    def _wait_ports_released(service: Service, timeout: float = PORT_RELEASE_TIMEOUT) -> None:
+        """After a crash the server's sockets can hold its ports for a while (connections its
+        clients have not closed yet): wait for them, then name a port still taken."""
+        Retrying(
+            stop=stop_after_delay(timeout),
+            wait=wait_fixed(0.5),
+            retry=retry_if_exception_type(PortInUseError),
+            reraise=True,
+        )(check_ports, service)
 
     def _wait_healthy(self, service: Service) -> None:
         timeout = service.startup_timeout()

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from core.exceptions import ServiceUnavailableError
 from core.settings import LakehouseSettings, load_settings
 from generator.config import GeneratorConfig, load_config, scale_to_rows
 from generator.run import Generation
+
+if TYPE_CHECKING:
+    from ingestion.iceberg_batch import LoadResult
 
 out = Console()
 
@@ -95,12 +100,7 @@ def _run(
             progress.update(task, advance=1, rows=progress.tasks[task].fields["rows"] + batch_rows)
 
         if to is Target.iceberg:
-            from core import clients
-            from ingestion.iceberg_batch import load_generation
-
-            result = load_generation(
-                clients.iceberg_catalog(settings), generation, namespace, on_batch=advance
-            )
+            result = _load_iceberg(settings, generation, namespace, advance)
             progress.stop()
             if "cdr" in result.skipped:
                 out.print(
@@ -121,6 +121,34 @@ def _run(
             delivered = produce_generation(settings, generation, rate=rate, on_batch=advance)
             progress.stop()
             out.print(f"delivered {delivered:,} events to {settings.kafka.cdr_topic}")
+
+
+def _load_iceberg(
+    settings: LakehouseSettings, generation: Generation, namespace: str, advance: Callable[[int], None]
+) -> LoadResult:
+    """Load into Iceberg; a catalog database or object store lost on the way is a
+    ServiceUnavailableError (exit 7, one line), not a traceback. Nothing half-written is
+    visible: each table's commit is atomic and a batch is loaded once, so the same command
+    run again completes the load."""
+    from pyarrow.lib import ArrowException
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    from core import clients
+    from ingestion.iceberg_batch import load_generation
+
+    try:
+        return load_generation(clients.iceberg_catalog(settings), generation, namespace, on_batch=advance)
+    except (OperationalError, InterfaceError) as exc:
+        service = f"the catalog database (PostgreSQL at {settings.postgres.host}:{settings.postgres.port})"
+        cause = str(exc.orig if exc.orig is not None else exc)
+    except (OSError, ArrowException) as exc:  # pyarrow's S3 errors are OSErrors
+        service = f"the object store ({settings.s3.endpoint})"
+        cause = str(exc)
+    first_line = " ".join(cause.split())[:300]
+    raise ServiceUnavailableError(
+        f"loading batch {generation.batch_id} into {namespace} stopped: {service} failed: {first_line}; "
+        "run the same command again to complete it (a batch lands once)"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -85,3 +85,19 @@ def test_stream_produce_to_kafka_that_is_down_exits_7(tmp_path: Path, no_kafka: 
         "--topic", "cdr.down", **no_kafka,
     )  # fmt: skip
     _refused_delivery(result, "cdr.down")
+
+
+def test_generate_into_iceberg_with_the_catalog_down_exits_7_in_one_line(no_kafka: dict[str, str]) -> None:
+    """A lost catalog database (here: a port nothing listens on) is named, with what to do; the
+    fault matrix (tests/integration/test_faults.py) kills it mid-load for real."""
+    port = no_kafka["LAKEHOUSE_KAFKA__PORT"]  # a free port: nothing listens there either
+    result = run_cli(
+        "generate", "--days", "1", "--subscribers", "300", "--rows", "500", "--namespace", "unit_down",
+        LAKEHOUSE_POSTGRES__PORT=port, LAKEHOUSE_POSTGRES__PASSWORD="x",
+    )  # fmt: skip
+    assert result.returncode == 7, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    assert f"the catalog database (PostgreSQL at 127.0.0.1:{port}) failed" in errors[0]
+    assert "run the same command again" in errors[0]
+    assert "Traceback" not in result.stderr + result.stdout

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -112,3 +114,45 @@ def test_missing_postgres_binaries_say_how_to_get_them(
     service = PostgresService(settings, ArtifactCache(settings.cache_dir, "http://127.0.0.1:9"))
     with pytest.raises(PrerequisiteError, match="apt-get install postgresql"):
         service.bin_dir()
+
+
+def test_restart_brings_back_one_killed_service_and_leaves_the_others(settings: LakehouseSettings) -> None:
+    kept = ScriptService(settings, "kept", HEALTHY, free_port())
+    crashed = ScriptService(settings, "crashed", HEALTHY, free_port())
+    launcher = Launcher(settings, services=[kept, crashed])
+    launcher.up()
+    kept_pid, crashed_pid = kept.process.pid(), crashed.process.pid()
+    try:
+        crashed.process.stop(timeout=0, first_signal=signal.SIGKILL)  # a crash, not a stop
+        assert crashed.process.pid() is None
+        assert launcher.restart("crashed") >= 0
+        assert crashed.process.pid() not in (None, crashed_pid)
+        assert kept.process.pid() == kept_pid
+        assert [row.health.ok for row in launcher.status()] == [True, True]
+    finally:
+        launcher.down()
+
+
+def test_restart_of_a_service_that_stays_down_fails_with_its_log_and_leaves_nothing(
+    settings: LakehouseSettings,
+) -> None:
+    broken = ScriptService(settings, "broken", CRASHES, free_port())
+    with pytest.raises(ServiceStartError, match="fatal: cannot open data dir"):
+        Launcher(settings, services=[broken]).restart("broken")
+    assert broken.process.pid() is None
+
+
+def test_restart_waits_for_a_crashed_servers_port_to_be_released(settings: LakehouseSettings) -> None:
+    with socket.socket() as leftover:  # what a dead server's unclosed sockets look like to bind()
+        leftover.bind(("127.0.0.1", 0))
+        leftover.listen()
+        service = ScriptService(settings, "svc", HEALTHY, leftover.getsockname()[1])
+        release = threading.Timer(1.0, leftover.close)
+        release.start()
+        launcher = Launcher(settings, services=[service])
+        try:
+            assert launcher.restart("svc") >= 0
+            assert service.process.pid() is not None
+        finally:
+            release.cancel()
+            launcher.down()
