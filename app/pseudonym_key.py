@@ -14,6 +14,7 @@ import pyarrow as pa
 from core import clients
 from core.exceptions import ConfigError
 from core.settings import LakehouseSettings
+from ingestion.iceberg_tables import ensure_table
 
 KEY_TABLE = "pseudonym_key"  # the dbt macro pseudonymize() reads <namespaces.keys>.pseudonym_key
 KEY_SCHEMA = pa.schema([pa.field("key", pa.binary(), nullable=False)])
@@ -32,7 +33,7 @@ def install_pseudonym_key(settings: LakehouseSettings) -> bool:
     key = settings.require_pseudonym_key().encode()
     catalog = clients.iceberg_catalog(settings)
     catalog.create_namespace_if_not_exists(settings.namespaces.keys)
-    table = catalog.create_table_if_not_exists(key_table(settings), KEY_SCHEMA)
+    table = ensure_table(catalog, key_table(settings), KEY_SCHEMA)
     held = table.scan().to_arrow().column("key").to_pylist() if table.current_snapshot() else []
     if held == [key]:
         return False

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 from core import clients
 from core.exceptions import PublicationError
 from core.settings import LakehouseSettings
+from ingestion.iceberg_tables import ensure_table
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
@@ -127,7 +128,7 @@ def publish(settings: LakehouseSettings) -> Publication:
     previous = latest_publication(settings, catalog)
     publication = Publication((previous.number if previous else 0) + 1, current_snapshots(settings, catalog))
     catalog.create_namespace_if_not_exists(settings.namespaces.quality)
-    ledger = catalog.create_table_if_not_exists(ledger_table(settings), LEDGER_SCHEMA)
+    ledger = ensure_table(catalog, ledger_table(settings), LEDGER_SCHEMA)
     now = datetime.now(UTC)
     names = sorted(publication.snapshots)
     ledger.append(

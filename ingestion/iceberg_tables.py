@@ -10,7 +10,7 @@ import logging
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
-from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.exceptions import NoSuchTableError, TableAlreadyExistsError
 from pyiceberg.table import Table
 from pyiceberg.transforms import DayTransform, IdentityTransform
 
@@ -42,7 +42,10 @@ def ensure_table(
         return catalog.load_table(identifier)
     except NoSuchTableError:
         pass
-    table = catalog.create_table(identifier, schema=schema, properties=TABLE_PROPERTIES)
+    try:
+        table = catalog.create_table(identifier, schema=schema, properties=TABLE_PROPERTIES)
+    except TableAlreadyExistsError:  # another writer created it since: theirs, same schema
+        return catalog.load_table(identifier)
     if day_partition is not None:
         with table.update_spec() as spec:
             spec.add_field(day_partition, DayTransform(), f"{day_partition}_day")
