@@ -6,9 +6,10 @@ concurrent appends do not conflict with: Iceberg retries whichever commit loses 
 deletes files no snapshot references (left by failed writes), only when older than the
 retention, so files of a commit in flight are never touched.
 
-The ledgers survive it: the stream's Kafka offsets live in snapshot summaries, so a ledger that
-expiring snapshots took away is committed again (:func:`carry_ledgers_forward`); batch loads
-find their batch id in the rows themselves (``ingestion.iceberg_batch.holds_batch``).
+The ledgers survive it: the stream's Kafka offsets (CDR query) and micro-batch ids (alerts query)
+live in snapshot summaries, so a ledger that expiring snapshots took away is committed again
+(:func:`carry_ledgers_forward`); batch loads find their batch id in the rows themselves
+(``ingestion.iceberg_batch.holds_batch``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyiceberg.table import Table
 
@@ -47,35 +48,54 @@ def _counts(settings: LakehouseSettings, schema: str, table: str) -> tuple[int, 
     return int(files), int(snapshots)
 
 
-def carry_ledgers_forward(table: Table, before: dict[str, ledger.Offsets]) -> list[str]:
+@dataclass(frozen=True)
+class Ledgers:
+    """The stream's ledgers one table records: Kafka offsets per topic, micro-batch ids per query."""
+
+    offsets: dict[str, ledger.Offsets] = field(default_factory=dict)
+    micro_batches: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, table: Table) -> Ledgers:
+        """What the table's snapshots record, each ledger at its furthest."""
+        return cls(ledger.recorded_offsets(table), ledger.recorded_micro_batches(table))
+
+    def behind(self, before: Ledgers) -> dict[str, str]:
+        """Summary properties of the ledgers ``before`` had further than these (what was lost)."""
+        lost = {
+            key: json.dumps({str(p): o for p, o in offsets.items()})
+            for key, offsets in before.offsets.items()
+            if ledger.merge_offsets(self.offsets.get(key, {}), offsets) != self.offsets.get(key, {})
+        }
+        lost.update(
+            (key, str(batch))
+            for key, batch in before.micro_batches.items()
+            if batch > self.micro_batches.get(key, ledger.NOTHING_COMMITTED)
+        )
+        return lost
+
+
+def carry_ledgers_forward(table: Table, before: Ledgers) -> list[str]:
     """Commit ``before`` again where expiring snapshots took a ledger away; returns those keys.
 
     The commit is an append of no files whose summary holds the ledgers: the stream's
-    exactly-once filter reads the furthest offsets over all snapshots, so this can only keep a
-    ledger, never move it back (a stream commit racing it records offsets at least as far).
+    exactly-once checks read the furthest offsets (or micro-batch) over all snapshots, so this can
+    only keep a ledger, never move it back (a stream commit racing it records one at least as far).
     """
     table.refresh()
-    now = ledger.recorded_offsets(table)
-    lost = {
-        key: offsets
-        for key, offsets in before.items()
-        if ledger.merge_offsets(now.get(key, {}), offsets) != now.get(key, {})
-    }
+    lost = Ledgers.of(table).behind(before)
     if lost:
-        properties = {
-            key: json.dumps({str(p): o for p, o in offsets.items()}) for key, offsets in lost.items()
-        }
-        with table.transaction() as tx, tx.update_snapshot(snapshot_properties=properties).fast_append():
+        with table.transaction() as tx, tx.update_snapshot(snapshot_properties=lost).fast_append():
             pass
     return sorted(lost)
 
 
 def maintain_table(settings: LakehouseSettings, name: str, older_than_hours: float) -> MaintenanceReport:
-    """Compact, expire and clean one table (``namespace.table``), keeping its offsets ledgers."""
+    """Compact, expire and clean one table (``namespace.table``), keeping its stream ledgers."""
     schema, table = name.split(".")
     began = time.monotonic()
     iceberg_table = clients.iceberg_catalog(settings).load_table(name)
-    ledgers = ledger.recorded_offsets(iceberg_table)
+    ledgers = Ledgers.of(iceberg_table)
     files_before, snapshots_before = _counts(settings, schema, table)
     retention = f"{older_than_hours:.2f}h"
     for procedure in (

@@ -20,8 +20,9 @@ QUARANTINE_SCHEMA = pa.schema(
         doc_field(
             "reason",
             pa.string(),
-            "Why it was rejected (ingestion.streaming.contract): invalid_json | missing_field | "
-            "unsupported_schema_version | too_long | wrong_type | out_of_range, with the field",
+            "Why it was rejected (ingestion.streaming.contract): invalid_json | duplicate_key | "
+            "missing_field | unsupported_schema_version | too_long | wrong_type | out_of_range, "
+            "with the field",
         ),
         doc_field("quarantined_at", TS, "When the streaming job rejected it"),
     ]

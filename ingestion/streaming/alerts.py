@@ -12,7 +12,8 @@ and raise an alert when a rule fires:
 Rates are only judged on windows with at least ``min_attempts`` attempts (a quiet cell at night
 with one failure in two calls is noise). Alerts go to the alerts topic and an Iceberg table;
 alert ids are deterministic (rule, cell, window), so consumers of the topic can drop the repeats
-a crash between publishing and committing may cause; the table gets each micro-batch once.
+a crash between publishing and committing may cause; each table gets each micro-batch once,
+whatever point a crash hit (:func:`still_to_write`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from core.contracts.cdr_message import MAX_TEXT_BYTES, SCHEMA_VERSION
 from core.contracts.stream_tables import StreamTables
 from core.settings import AlertSettings, LakehouseSettings
 from ingestion.streaming.contract import JSON_OPTIONS, parse_time
+from ingestion.streaming.ledger import committed_micro_batch, micro_batch_property
 from ingestion.streaming.source import checkpoint_dir, kafka_stream
 
 if TYPE_CHECKING:
@@ -37,7 +39,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BATCH_PROPERTY = "lakehouse.alerts-batch"
 SIGNALLING = ("voice", "sms")
 ALERT_FIELDS = ", ".join(
     f"`{name}` string"
@@ -156,11 +157,26 @@ def judge(windows: DataFrame, history: DataFrame, rules: AlertSettings) -> DataF
     return alerts
 
 
+def still_to_write(batch_id: int, alerts_done: int, windows_done: int) -> tuple[bool, bool]:
+    """(alerts, windows): whether micro-batch ``batch_id`` has yet to be written to each table,
+    given the last micro-batch each table's ledger records.
+
+    Each table answers for itself, so a replay after a crash at any point writes neither twice:
+    before the alerts commit, both are due; between the two commits, only the windows; after the
+    windows commit (the last), nothing. The windows are judged in the micro-batch whose alerts
+    commit they follow, so once they are in, the alerts are too (a batch that raised none has no
+    alerts commit at all: its alerts ledger stays behind, which must not make it judge again).
+    """
+    windows = batch_id > windows_done
+    return windows and batch_id > alerts_done, windows
+
+
 class AlertWriter:
     """``foreachBatch`` of the alerts query: store closed windows, judge them, publish alerts.
 
-    Each commit records the query id and micro-batch id; a micro-batch replayed after a crash
-    finds its commit and writes nothing again.
+    Each commit records the query id and micro-batch id in the summary of the table it writes
+    (``ledger.micro_batch_property``); a micro-batch replayed after a crash skips each table
+    whose ledger already has it, so neither alerts nor windows land twice.
     """
 
     def __init__(self, settings: LakehouseSettings, tables: StreamTables, checkpoint: Path) -> None:
@@ -170,22 +186,21 @@ class AlertWriter:
         self.windows_table = f"{catalog}.{tables.cell_windows}"
         self.alerts_table = f"{catalog}.{tables.alerts}"
         self.checkpoint = checkpoint
-        self._done: int | None = None  # last micro-batch id committed, read once
+        self._done: dict[str, int] = {}  # per table, the last micro-batch in it: read once
+        self._query_id = ""
 
-    def _last_committed(self, spark: SparkSession) -> int:
-        if self._done is None:
+    def _last_committed(self, spark: SparkSession, table: str) -> int:
+        if table not in self._done:
             # Spark writes the query id into the checkpoint before the first micro-batch.
-            query_id = json.loads((self.checkpoint / "metadata").read_text())["id"]
-            key = f"{BATCH_PROPERTY}.{query_id}"
-            rows = (
-                spark.table(f"{self.windows_table}.snapshots")
-                .where(F.col("summary").getItem(key).isNotNull())
-                .select(F.max(F.col("summary").getItem(key).cast("bigint")).alias("done"))
-                .collect()
-            )
-            self._done = -1 if rows[0]["done"] is None else int(rows[0]["done"])
-            self._key = key
-        return self._done
+            self._query_id = json.loads((self.checkpoint / "metadata").read_text())["id"]
+            self._done[table] = committed_micro_batch(spark, table, self._query_id)
+        return self._done[table]
+
+    def _append(self, rows: DataFrame, table: str, batch_id: int) -> None:
+        """Append ``rows`` to ``table``, recording ``batch_id`` in the snapshot it commits."""
+        marker = {f"snapshot-property.{micro_batch_property(self._query_id)}": str(batch_id)}
+        rows.writeTo(table).options(**marker).append()
+        self._done[table] = batch_id
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         spark = batch.sparkSession
@@ -194,41 +209,55 @@ class AlertWriter:
         try:
             # Evaluated even when skipped: Spark commits the window state as the batch runs.
             closed = windows.count()
-            if batch_id <= self._last_committed(spark):
+            alerts_due, windows_due = still_to_write(
+                batch_id,
+                self._last_committed(spark, self.alerts_table),
+                self._last_committed(spark, self.windows_table),
+            )
+            if not windows_due:
                 log.info("alerts batch %d was committed before a restart: skipped", batch_id)
                 return
             if closed == 0:
                 return
-            first = windows.agg(F.min("window_start")).first()[0]
-            lookback = first.timestamp() - self.rules.window_seconds * self.rules.baseline_windows
-            # Earlier windows of this same micro-batch count too: after a lull (or a late
-            # burst) one batch may close several windows of a cell at once.
-            keep = ["network_element_id", "window_start", "attempts"]
-            history = (
-                spark.table(self.windows_table)
-                .where(F.col("window_start") >= F.to_timestamp(F.lit(lookback)))
-                .select(*keep)
-                .unionByName(windows.select(*keep))
-            )
-            alerts = judge(windows, history, self.rules).persist()
-            raised = alerts.count()
-            marker = {f"snapshot-property.{self._key}": str(batch_id)}
-            if raised:
-                self._publish(alerts)
-                alerts.writeTo(self.alerts_table).options(**marker).append()
-            alerts.unpersist()
-            # The windows commit goes last: its marker says the whole micro-batch is done.
-            windows.writeTo(self.windows_table).options(**marker).append()
-            self._done = batch_id
+            raised = self._judge_and_raise(spark, windows, batch_id) if alerts_due else 0
+            # The windows commit goes last: its ledger says the whole micro-batch is done.
+            self._append(windows, self.windows_table, batch_id)
             log.info(
-                "alerts batch %d: %d windows closed, %d alerts in %.1fs",
+                "alerts batch %d: %d windows closed, %d alerts%s in %.1fs",
                 batch_id,
                 closed,
                 raised,
+                "" if alerts_due else " (committed before a restart)",
                 time.monotonic() - began,
             )
         finally:
             windows.unpersist()
+
+    def _judge_and_raise(self, spark: SparkSession, windows: DataFrame, batch_id: int) -> int:
+        """Judge the closed ``windows``; publish and commit the alerts raised; how many."""
+        first = windows.agg(F.min("window_start")).first()[0]
+        lookback = first.timestamp() - self.rules.window_seconds * self.rules.baseline_windows
+        # Earlier windows of this same micro-batch count too: after a lull (or a late burst)
+        # one batch may close several windows of a cell at once. None of this batch's windows
+        # is in the table yet: its windows commit comes after this.
+        keep = ["network_element_id", "window_start", "attempts"]
+        history = (
+            spark.table(self.windows_table)
+            .where(F.col("window_start") >= F.to_timestamp(F.lit(lookback)))
+            .select(*keep)
+            .unionByName(windows.select(*keep))
+        )
+        alerts = judge(windows, history, self.rules).persist()
+        try:
+            raised = alerts.count()
+            if raised:
+                # Published before the commit: a crash in between publishes them again (at least
+                # once on the topic; the alert id lets a consumer drop the repeat).
+                self._publish(alerts)
+                self._append(alerts, self.alerts_table, batch_id)
+            return raised
+        finally:
+            alerts.unpersist()
 
     def _publish(self, alerts: DataFrame) -> None:
         (

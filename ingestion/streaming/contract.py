@@ -9,6 +9,9 @@ one bad message goes to quarantine, it cannot stop the stream. The reasons, in c
 - ``invalid_json: not a JSON object``: not strict JSON (not UTF-8, single quotes, comments,
   bare ``NaN`` or ``Infinity``, a trailing comma, ...), JSON but not an object, or not one
   object alone: anything but whitespace after it, a second object included (it would be lost).
+- ``duplicate_key: <name>``: a name twice in the object (its first 64 characters). Readers differ
+  on which value counts (Spark keeps the last, others the first or fail): a check could pass on
+  one value while another reader stores the other, so the message is ambiguous, not valid.
 - ``missing_field: <field>``: ``schema_version`` or ``record_id`` absent or null.
 - ``unsupported_schema_version: <version>``: another version (its first 64 characters).
 - then field by field, in contract order:
@@ -155,13 +158,27 @@ def _field_checks(fields: Column, not_text: Column) -> list[tuple[Column, str]]:
     return checks
 
 
-def rejection_reason(fields: Column, not_text: Column) -> Column:
+def _names(fields: Column, text: Column) -> Column:
+    """The object's names as written, repeats kept (escapes decoded: ``"\\u0061pn"`` is ``apn``);
+    null when it is not one JSON object."""
+    return F.when(fields.isNotNull(), F.json_object_keys(text))
+
+
+def _first_repeat(names: Column) -> Column:
+    """The first name of ``names`` seen before it, or null when every name is unique."""
+    repeated = F.filter(names, lambda name, i: F.array_position(names, name) != i + 1)
+    return F.when(F.size(F.array_distinct(names)) < F.size(names), repeated[0])
+
+
+def rejection_reason(fields: Column, not_text: Column, names: Column) -> Column:
     """Why a message is rejected, or null when it is valid: ``fields`` is its text per field
     (null when it is not one JSON object), ``not_text`` the first text field whose value is not a
-    JSON string."""
+    JSON string, ``names`` the object's names, repeats kept (:func:`_names`)."""
     version = fields["schema_version"]
+    repeat = _first_repeat(names)
     checks: list[tuple[Column, Column | str]] = [
         (fields.isNull(), NOT_JSON),
+        (repeat.isNotNull(), F.concat(F.lit("duplicate_key: "), F.substring(repeat, 1, _SHOWN))),
         *((fields[name].isNull(), f"missing_field: {name}") for name in REQUIRED_FIELDS),
         (
             version != F.lit(str(SCHEMA_VERSION)),
@@ -206,6 +223,7 @@ def parse(messages: DataFrame) -> DataFrame:
         .withColumn("fields", F.when(one_object, elements[0]))
         .withColumn("_shapes", _shapes(fields, text))
         .withColumn("_not_text", _not_text(fields, F.col("_shapes")))
+        .withColumn("_names", _names(fields, text))
     )
-    reason = rejection_reason(fields, F.col("_not_text"))
-    return steps.withColumn("reason", reason).drop("_elements", "_shapes", "_not_text")
+    reason = rejection_reason(fields, F.col("_not_text"), F.col("_names"))
+    return steps.withColumn("reason", reason).drop("_elements", "_shapes", "_not_text", "_names")

@@ -5,6 +5,11 @@ partition it covers (``lakehouse.kafka-offsets.<topic>``). A micro-batch replaye
 keeps only the records past those offsets (:func:`not_yet_in`), so a record lands once whether
 the crash came before or after the commit, even if the checkpoint is lost.
 
+The alerts query cannot use offsets (a micro-batch that only moves the watermark closes windows
+with the same end offsets as the one before it): each of its commits records the query's id and
+micro-batch id instead (``lakehouse.alerts-batch.<query id>``, :func:`micro_batch_property`), and
+a micro-batch at or below the one a table records is already in that table.
+
 Spark's own checkpoint says where a batch ends (:func:`batch_end_offsets`) and which batches are
 complete (:func:`processed_offsets`): both are files, read without a Spark job.
 """
@@ -20,7 +25,9 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, SparkSession
 
 OFFSETS_PROPERTY = "lakehouse.kafka-offsets"
+MICRO_BATCH_PROPERTY = "lakehouse.alerts-batch"
 Offsets = dict[int, int]  # partition -> next offset to take
+NOTHING_COMMITTED = -1  # the micro-batch ledger of a query that has committed nothing
 
 
 def offsets_property(topic: str) -> str:
@@ -59,6 +66,40 @@ def recorded_offsets(table: Table) -> dict[str, Offsets]:
             if key.startswith(f"{OFFSETS_PROPERTY}."):
                 found.setdefault(key, []).append(parse_offsets(value))
     return {key: merge_offsets(*values) for key, values in found.items()}
+
+
+def micro_batch_property(query_id: str) -> str:
+    """Snapshot-summary key holding the last micro-batch of query ``query_id`` a table has."""
+    return f"{MICRO_BATCH_PROPERTY}.{query_id}"
+
+
+def recorded_micro_batches(table: Table) -> dict[str, int]:
+    """Every micro-batch ledger the table's snapshots record: the highest batch id per key.
+
+    Batch ids only grow within a query, so the maximum over every snapshot is right whatever
+    their order, and a ledger carried forward by maintenance can never move it back.
+    """
+    found: dict[str, int] = {}
+    for snapshot in table.snapshots():
+        properties = snapshot.summary.additional_properties if snapshot.summary is not None else {}
+        for key, value in properties.items():
+            if key.startswith(f"{MICRO_BATCH_PROPERTY}."):
+                found[key] = max(found.get(key, NOTHING_COMMITTED), int(value))
+    return found
+
+
+def committed_micro_batch(spark: SparkSession, table: str, query_id: str) -> int:
+    """The last micro-batch of query ``query_id`` already in ``table`` (NOTHING_COMMITTED if none)."""
+    from pyspark.sql import functions as F
+
+    recorded = F.col("summary").getItem(micro_batch_property(query_id))
+    rows = (
+        spark.table(f"{table}.snapshots")
+        .where(recorded.isNotNull())
+        .select(F.max(recorded.cast("bigint")).alias("done"))
+        .collect()
+    )
+    return NOTHING_COMMITTED if rows[0]["done"] is None else int(rows[0]["done"])
 
 
 def not_yet_in(offsets: Offsets) -> Column:

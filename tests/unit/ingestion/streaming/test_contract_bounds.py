@@ -66,10 +66,28 @@ CASES: dict[str, tuple[bytes, str | None]] = {
     "a text spelling Infinity in quotes": (message(other_party='"Infinity"'), None),
     "a number for a text": (message(served_msisdn=213550000001), None),
     "first not-a-text field wins": (message(apn=[1], record_type={}), "wrong_type: record_type"),
+    # A name twice: readers differ on which value counts, so the message is ambiguous.
     "a suspect text in a message with a duplicated name": (
         message()[:-1] + b', "apn": "{a", "apn": "{b"}',
-        "wrong_type: apn",
+        "duplicate_key: apn",
     ),
+    "a field twice with valid values": (message()[:-1] + b', "apn": "internet"}', "duplicate_key: apn"),
+    "the record id twice": (message()[:-1] + b', "record_id": "r-other"}', "duplicate_key: record_id"),
+    "the version twice, the second unsupported": (
+        message()[:-1] + b', "schema_version": 2}',
+        "duplicate_key: schema_version",
+    ),
+    "a name twice, once escaped": (message()[:-1] + b', "\\u0061pn": "x"}', "duplicate_key: apn"),
+    "an unknown name twice": (message(extra=1)[:-1] + b', "extra": 2}', "duplicate_key: extra"),
+    "a duplicate before a missing id": (
+        b'{"schema_version": 1, "schema_version": 1}',
+        "duplicate_key: schema_version",
+    ),
+    "a name twice in a nested object is not ours to judge": (
+        message(extra={"a": 1})[:-2] + b', "a": 2}}',
+        None,
+    ),
+    "names that differ only in case": (message()[:-1] + b', "APN": "x"}', None),
     "UTF-8 bytes count, not characters": (message(apn="é" * 65), "too_long: apn"),
     "too long beats an object later": (message(record_id="r" * 257, apn={}), "too_long: record_id"),
     # Integers that fit their column, and only integers.
