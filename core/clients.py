@@ -55,15 +55,36 @@ def trino_connection(settings: LakehouseSettings, schema: str | None = None) -> 
     )
 
 
+# Trino's JDBC catalog keeps pooled connections to PostgreSQL; after the database restarts, the
+# first statement on each stale one fails with this, before it has done anything, and the next
+# succeeds (seen in the fault matrix). Safe to retry: the statement never started.
+STALE_CATALOG_CONNECTION = "Cannot check and eventually update SQL schema"
+
+
+def _stale_catalog_connection(error: BaseException) -> bool:
+    import trino.exceptions
+
+    return isinstance(error, trino.exceptions.TrinoQueryError) and STALE_CATALOG_CONNECTION in (
+        error.message or ""
+    )
+
+
 def trino_query(settings: LakehouseSettings, sql: str, schema: str | None = None) -> list[list[Any]]:
-    """Run one statement on Trino and return all rows."""
-    conn = trino_connection(settings, schema)
-    try:
-        cur = conn.cursor()
-        cur.execute(sql)
-        return cur.fetchall()
-    finally:
-        conn.close()
+    """Run one statement on Trino and return all rows (retried only on a stale catalog connection)."""
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt
+
+    for attempt in Retrying(
+        stop=stop_after_attempt(3), retry=retry_if_exception(_stale_catalog_connection), reraise=True
+    ):
+        with attempt:
+            conn = trino_connection(settings, schema)
+            try:
+                cur = conn.cursor()
+                cur.execute(sql)
+                return cur.fetchall()
+            finally:
+                conn.close()
+    raise AssertionError("unreachable: Retrying returns the rows or re-raises")
 
 
 def s3_client(settings: LakehouseSettings) -> Minio:
@@ -98,3 +119,39 @@ def postgres_connection(settings: LakehouseSettings) -> psycopg2.extensions.conn
 def kafka_config(settings: LakehouseSettings, **extra: Any) -> dict[str, Any]:
     """librdkafka configuration for a producer, consumer or admin client."""
     return {"bootstrap.servers": settings.kafka.bootstrap_servers, **extra}
+
+
+def lost_service(settings: LakehouseSettings, error: BaseException) -> str | None:
+    """Which service ``error`` says was lost mid-command (refused, reset, unreachable), named
+    with its endpoint; None when ``error`` is something else. Lets a command end with one line
+    (ServiceUnavailableError, exit 7) instead of a driver's traceback."""
+    import psycopg2
+    import requests
+    import trino.exceptions
+    from pyarrow.lib import ArrowException
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    if isinstance(
+        error, OperationalError | InterfaceError | psycopg2.OperationalError | psycopg2.InterfaceError
+    ):
+        return f"the catalog database (PostgreSQL at {settings.postgres.host}:{settings.postgres.port})"
+    trino_lost = (
+        trino.exceptions.TrinoConnectionError,
+        trino.exceptions.Http502Error,
+        trino.exceptions.Http503Error,
+        trino.exceptions.Http504Error,
+        requests.exceptions.ConnectionError,
+    )
+    if isinstance(error, trino_lost):
+        return f"Trino ({settings.trino.url})"
+    if isinstance(error, ArrowException | OSError) and not isinstance(
+        error, FileNotFoundError | PermissionError
+    ):
+        return f"the object store ({settings.s3.endpoint})"  # pyarrow's S3 errors are OSErrors
+    return None
+
+
+def first_line(error: BaseException, limit: int = 300) -> str:
+    """The error's message on one line (a driver's cause, where it wraps one)."""
+    cause = getattr(error, "orig", None) or error
+    return " ".join(str(cause).split())[:limit]

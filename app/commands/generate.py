@@ -130,25 +130,19 @@ def _load_iceberg(
     ServiceUnavailableError (exit 7, one line), not a traceback. Nothing half-written is
     visible: each table's commit is atomic and a batch is loaded once, so the same command
     run again completes the load."""
-    from pyarrow.lib import ArrowException
-    from sqlalchemy.exc import InterfaceError, OperationalError
-
     from core import clients
     from ingestion.iceberg_batch import load_generation
 
     try:
         return load_generation(clients.iceberg_catalog(settings), generation, namespace, on_batch=advance)
-    except (OperationalError, InterfaceError) as exc:
-        service = f"the catalog database (PostgreSQL at {settings.postgres.host}:{settings.postgres.port})"
-        cause = str(exc.orig if exc.orig is not None else exc)
-    except (OSError, ArrowException) as exc:  # pyarrow's S3 errors are OSErrors
-        service = f"the object store ({settings.s3.endpoint})"
-        cause = str(exc)
-    first_line = " ".join(cause.split())[:300]
-    raise ServiceUnavailableError(
-        f"loading batch {generation.batch_id} into {namespace} stopped: {service} failed: {first_line}; "
-        "run the same command again to complete it (a batch lands once)"
-    )
+    except Exception as error:
+        service = clients.lost_service(settings, error)
+        if service is None:
+            raise
+        raise ServiceUnavailableError(
+            f"loading batch {generation.batch_id} into {namespace} stopped: {service} failed: "
+            f"{clients.first_line(error)}; run the same command again to complete it (a batch lands once)"
+        ) from error
 
 
 def register(app: typer.Typer) -> None:

@@ -7,6 +7,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from core import clients
+from core.exceptions import ServiceUnavailableError
 from core.settings import load_settings
 
 out = Console()
@@ -35,7 +37,16 @@ def pipeline(
 
     steps = Steps(lock=partial(pipeline_lock, wait_seconds=wait))
     thresholds = Thresholds(raw_max_defect_rate=max_defect_rate)
-    report = run_pipeline(settings, thresholds, say=say, steps=steps)
+    try:
+        report = run_pipeline(settings, thresholds, say=say, steps=steps)
+    except Exception as error:
+        service = clients.lost_service(settings, error)
+        if service is None:
+            raise
+        raise ServiceUnavailableError(
+            f"pipeline stopped: {service} failed: {clients.first_line(error)}; nothing was published "
+            "(readers keep the last good state): run it again once the service is back"
+        ) from error
     total = sum(seconds for _, seconds, _ in report.steps)
     published = f"; publication {report.publication.number}" if report.publication else ""
     out.print(f"[green]pipeline succeeded[/] in {total:.1f}s{published}")
