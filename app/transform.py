@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from app.pseudonym_key import install_pseudonym_key
+from core import clients
 from core.exceptions import TransformError
 from core.settings import PROJECT_ROOT, LakehouseSettings
 
@@ -107,21 +108,30 @@ def cdr_checked_table(settings: LakehouseSettings) -> str:
 
 
 def run_dbt(settings: LakehouseSettings, args: Sequence[str]) -> None:
-    """``dbt <args>`` on the project; raises TransformError naming the failed nodes."""
+    """``dbt <args>`` on the project; raises TransformError naming the failed nodes.
+
+    A run that failed only on Trino's stale catalog connection (after PostgreSQL restarted) is
+    run once more: a build is safe to repeat (incremental models take what they lack)."""
     install_pseudonym_key(settings)  # first: a missing key stops here, before dbt is even imported
     write_dbt_settings(settings)
     from dbt.cli.main import dbtRunner
 
     argv = [*args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-    outcome = dbtRunner().invoke(argv)
-    if outcome.success:
-        return
-    failed = []
-    if outcome.result is not None and hasattr(outcome.result, "results"):
+    for attempt in range(2):
+        outcome = dbtRunner().invoke(argv)
+        if outcome.success:
+            return
+        results = (
+            outcome.result.results
+            if outcome.result is not None and hasattr(outcome.result, "results")
+            else []
+        )
         failed = [
-            r.node.name
-            for r in outcome.result.results
-            if getattr(r.status, "value", r.status) in {"error", "fail", "runtime error"}
+            r for r in results if getattr(r.status, "value", r.status) in {"error", "fail", "runtime error"}
         ]
-    reason = f"failed: {', '.join(failed)}" if failed else str(outcome.exception or "see the dbt log above")
+        stale = failed and all(clients.STALE_CATALOG_CONNECTION in str(r.message) for r in failed)
+        if not stale or attempt == 1:
+            break
+    names = [r.node.name for r in failed]
+    reason = f"failed: {', '.join(names)}" if names else str(outcome.exception or "see the dbt log above")
     raise TransformError(f"dbt {' '.join(args)} {reason}")
