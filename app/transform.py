@@ -110,14 +110,14 @@ def cdr_checked_table(settings: LakehouseSettings) -> str:
 def run_dbt(settings: LakehouseSettings, args: Sequence[str]) -> None:
     """``dbt <args>`` on the project; raises TransformError naming the failed nodes.
 
-    A run that failed only on Trino's stale catalog connection (after PostgreSQL restarted) is
-    run once more: a build is safe to repeat (incremental models take what they lack)."""
+    A run that failed only on Trino's stale catalog connections (after PostgreSQL restarted) is
+    run again, up to twice: a build is safe to repeat (incremental models take what they lack)."""
     install_pseudonym_key(settings)  # first: a missing key stops here, before dbt is even imported
     write_dbt_settings(settings)
     from dbt.cli.main import dbtRunner
 
     argv = [*args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
-    for attempt in range(2):
+    for attempt in range(3):
         outcome = dbtRunner().invoke(argv)
         if outcome.success:
             return
@@ -129,8 +129,10 @@ def run_dbt(settings: LakehouseSettings, args: Sequence[str]) -> None:
         failed = [
             r for r in results if getattr(r.status, "value", r.status) in {"error", "fail", "runtime error"}
         ]
-        stale = failed and all(clients.STALE_CATALOG_CONNECTION in str(r.message) for r in failed)
-        if not stale or attempt == 1:
+        # Failed nodes, or the run's own error when it failed before any node (creating schemas).
+        errors = [str(r.message) for r in failed] or [str(outcome.exception)]
+        stale = all(clients.STALE_CATALOG_CONNECTION in error for error in errors)
+        if not stale or attempt == 2:
             break
     names = [r.node.name for r in failed]
     reason = f"failed: {', '.join(names)}" if names else str(outcome.exception or "see the dbt log above")
