@@ -131,7 +131,7 @@ def run_dbt(settings: LakehouseSettings, args: Sequence[str]) -> None:
         ]
         # Failed nodes, or the run's own error when it failed before any node (creating schemas).
         errors = [str(r.message) for r in failed] or [str(outcome.exception)]
-        stale = all(clients.STALE_CATALOG_CONNECTION in error for error in errors)
+        stale = all(clients.is_stale_catalog_connection(error) for error in errors)
         if not stale or attempt == 2:
             break
     names = [r.node.name for r in failed]

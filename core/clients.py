@@ -56,15 +56,23 @@ def trino_connection(settings: LakehouseSettings, schema: str | None = None) -> 
 
 
 # Trino's JDBC catalog keeps pooled connections to PostgreSQL; after the database restarts, the
-# first statement on each stale one fails with this, before it has done anything, and the next
-# succeeds (seen in the fault matrix). Safe to retry: the statement never started.
-STALE_CATALOG_CONNECTION = "Cannot check and eventually update SQL schema"
+# first statements on the stale ones fail with one of these, before they have done anything, and
+# the next succeed (seen in the fault matrix). Safe to retry: the statement never started.
+STALE_CATALOG_CONNECTION = (
+    "Cannot check and eventually update SQL schema",
+    "Failed to execute query: SELECT",  # "Error listing schemas ...: Failed to execute query: SELECT"
+)
+
+
+def is_stale_catalog_connection(message: str) -> bool:
+    """Whether an error's text is Trino's JDBC catalog failing on a stale connection."""
+    return any(marker in message for marker in STALE_CATALOG_CONNECTION)
 
 
 def _stale_catalog_connection(error: BaseException) -> bool:
     import trino.exceptions
 
-    return isinstance(error, trino.exceptions.TrinoQueryError) and STALE_CATALOG_CONNECTION in (
+    return isinstance(error, trino.exceptions.TrinoQueryError) and is_stale_catalog_connection(
         error.message or ""
     )
 

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.clients import STALE_CATALOG_CONNECTION
+from core.clients import is_stale_catalog_connection
 from core.settings import LakehouseSettings
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,9 @@ def run_gate(settings: LakehouseSettings, gate: str, tables: dict[str, list], sc
 def _only_stale_catalog_errors(outcome) -> bool:  # type: ignore[no-untyped-def]
     """Whether every failed expectation failed on Trino's stale catalog connection, not on data."""
     failed = [item for v in outcome.run_results.values() for item in v.results if not item.success]
-    return bool(failed) and all(STALE_CATALOG_CONNECTION in str(item.exception_info or "") for item in failed)
+    return bool(failed) and all(
+        is_stale_catalog_connection(str(item.exception_info or "")) for item in failed
+    )
 
 
 def _describe(suite: str, item) -> str:  # type: ignore[no-untyped-def]

@@ -53,7 +53,7 @@ def test_a_stale_catalog_connection_is_retried_and_nothing_else_is(monkeypatch: 
 
     failures = [
         trino.exceptions.TrinoQueryError(
-            {"message": clients.STALE_CATALOG_CONNECTION, "errorName": "GENERIC_INTERNAL_ERROR"}
+            {"message": clients.STALE_CATALOG_CONNECTION[0], "errorName": "GENERIC_INTERNAL_ERROR"}
         )
     ]
     statements: list[str] = []
@@ -83,3 +83,14 @@ def test_a_stale_catalog_connection_is_retried_and_nothing_else_is(monkeypatch: 
     with pytest.raises(trino.exceptions.TrinoQueryError, match="cannot be resolved"):
         clients.trino_query(settings, "SELECT x")
     assert statements[-1] == "SELECT x" and statements.count("SELECT x") == 1
+
+
+def test_both_faces_of_a_stale_catalog_connection_are_recognised() -> None:
+    from core.clients import is_stale_catalog_connection
+
+    assert is_stale_catalog_connection(
+        "Error listing schemas for catalog iceberg: Failed to execute query: "
+        "SELECT DISTINCT table_namespace FROM iceberg_tables WHERE catalog_name = ?"
+    )
+    assert is_stale_catalog_connection('message="Cannot check and eventually update SQL schema"')
+    assert not is_stale_catalog_connection("line 1:8: Column 'x' cannot be resolved")
