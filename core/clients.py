@@ -60,7 +60,9 @@ def trino_connection(settings: LakehouseSettings, schema: str | None = None) -> 
 # the next succeed (seen in the fault matrix). Safe to retry: the statement never started.
 STALE_CATALOG_CONNECTION = (
     "Cannot check and eventually update SQL schema",
-    "Failed to execute query: SELECT",  # "Error listing schemas ...: Failed to execute query: SELECT"
+    # "Error listing schemas ...: Failed to execute query: SELECT ...", "Error listing tables ...:
+    # Failed to execute exists query: SELECT ...": the catalog's own SQL on iceberg_tables failed.
+    "Failed to execute",
 )
 
 

@@ -92,5 +92,9 @@ def test_both_faces_of_a_stale_catalog_connection_are_recognised() -> None:
         "Error listing schemas for catalog iceberg: Failed to execute query: "
         "SELECT DISTINCT table_namespace FROM iceberg_tables WHERE catalog_name = ?"
     )
+    assert is_stale_catalog_connection(
+        "Error listing tables for catalog iceberg: Failed to execute exists query: "
+        "SELECT table_namespace FROM iceberg_tables WHERE catalog_name = ? LIMIT 1"
+    )
     assert is_stale_catalog_connection('message="Cannot check and eventually update SQL schema"')
     assert not is_stale_catalog_connection("line 1:8: Column 'x' cannot be resolved")
