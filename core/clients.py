@@ -6,7 +6,11 @@ factories, so an endpoint or credential is configured in exactly one place.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+
+from core.exceptions import ServiceUnavailableError
 
 if TYPE_CHECKING:
     import psycopg2.extensions
@@ -165,3 +169,18 @@ def first_line(error: BaseException, limit: int = 300) -> str:
     """The error's message on one line (a driver's cause, where it wraps one)."""
     cause = getattr(error, "orig", None) or error
     return " ".join(str(cause).split())[:limit]
+
+
+@contextmanager
+def service_loss_reported(settings: LakehouseSettings, stopped: str, advice: str) -> Iterator[None]:
+    """Turn a service lost inside the block into ServiceUnavailableError (exit 7): one line,
+    ``<stopped>: <service> failed: <cause>; <advice>``. Other errors pass through."""
+    try:
+        yield
+    except Exception as error:
+        service = lost_service(settings, error)
+        if service is None:
+            raise
+        raise ServiceUnavailableError(
+            f"{stopped}: {service} failed: {first_line(error)}; {advice}"
+        ) from error

@@ -13,7 +13,6 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from core.exceptions import ServiceUnavailableError
 from core.settings import LakehouseSettings, load_settings
 from generator.config import GeneratorConfig, load_config, scale_to_rows
 from generator.run import Generation
@@ -133,16 +132,12 @@ def _load_iceberg(
     from core import clients
     from ingestion.iceberg_batch import load_generation
 
-    try:
+    with clients.service_loss_reported(
+        settings,
+        f"loading batch {generation.batch_id} into {namespace} stopped",
+        "run the same command again to complete it (a batch lands once)",
+    ):
         return load_generation(clients.iceberg_catalog(settings), generation, namespace, on_batch=advance)
-    except Exception as error:
-        service = clients.lost_service(settings, error)
-        if service is None:
-            raise
-        raise ServiceUnavailableError(
-            f"loading batch {generation.batch_id} into {namespace} stopped: {service} failed: "
-            f"{clients.first_line(error)}; run the same command again to complete it (a batch lands once)"
-        ) from error
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,6 @@ import typer
 from rich.console import Console
 
 from core import clients
-from core.exceptions import ServiceUnavailableError
 from core.settings import load_settings
 
 out = Console()
@@ -37,16 +36,12 @@ def pipeline(
 
     steps = Steps(lock=partial(pipeline_lock, wait_seconds=wait))
     thresholds = Thresholds(raw_max_defect_rate=max_defect_rate)
-    try:
+    with clients.service_loss_reported(
+        settings,
+        "pipeline stopped",
+        "nothing was published (readers keep the last good state): run it again once the service is back",
+    ):
         report = run_pipeline(settings, thresholds, say=say, steps=steps)
-    except Exception as error:
-        service = clients.lost_service(settings, error)
-        if service is None:
-            raise
-        raise ServiceUnavailableError(
-            f"pipeline stopped: {service} failed: {clients.first_line(error)}; nothing was published "
-            "(readers keep the last good state): run it again once the service is back"
-        ) from error
     total = sum(seconds for _, seconds, _ in report.steps)
     published = f"; publication {report.publication.number}" if report.publication else ""
     out.print(f"[green]pipeline succeeded[/] in {total:.1f}s{published}")

@@ -26,19 +26,9 @@ from core import clients
 from core.settings import LakehouseSettings, load_settings
 from generator.config import DEFAULT_CONFIG
 from tests.integration.conftest import LAKEHOUSE, run_cli
-from tests.integration.reconcile import batches_not_published_once
+from tests.integration.reconcile import batches_not_published_once, query
 
 GENERATE = ["generate", "--subscribers", "3000", "--seed", "5"]
-
-
-def query(settings: LakehouseSettings, sql: str) -> pd.DataFrame:
-    conn = clients.trino_connection(settings)
-    try:
-        cur = conn.cursor()
-        cur.execute(sql)
-        return pd.DataFrame(cur.fetchall(), columns=[c[0] for c in cur.description])
-    finally:
-        conn.close()
 
 
 def read_clean(settings: LakehouseSettings, table: str) -> pd.DataFrame:
