@@ -110,8 +110,9 @@ def cdr_checked_table(settings: LakehouseSettings) -> str:
 def run_dbt(settings: LakehouseSettings, args: Sequence[str]) -> None:
     """``dbt <args>`` on the project; raises TransformError naming the failed nodes.
 
-    A run that failed only on Trino's stale catalog connections (after PostgreSQL restarted) is
-    run again, up to twice: a build is safe to repeat (incremental models take what they lack)."""
+    A run that failed only on transient Trino failures (stale catalog connections after PostgreSQL
+    restarted, a scheduler not yet ready) is run again, up to twice: a build is safe to repeat
+    (incremental models take what they lack)."""
     install_pseudonym_key(settings)  # first: a missing key stops here, before dbt is even imported
     write_dbt_settings(settings)
     from dbt.cli.main import dbtRunner
@@ -131,8 +132,8 @@ def run_dbt(settings: LakehouseSettings, args: Sequence[str]) -> None:
         ]
         # Failed nodes, or the run's own error when it failed before any node (creating schemas).
         errors = [str(r.message) for r in failed] or [str(outcome.exception)]
-        stale = all(clients.is_stale_catalog_connection(error) for error in errors)
-        if not stale or attempt == 2:
+        transient = all(clients.is_transient_trino_failure(error) for error in errors)
+        if not transient or attempt == 2:
             break
     names = [r.node.name for r in failed]
     reason = f"failed: {', '.join(names)}" if names else str(outcome.exception or "see the dbt log above")

@@ -59,36 +59,46 @@ def trino_connection(settings: LakehouseSettings, schema: str | None = None) -> 
     )
 
 
-# Trino's JDBC catalog keeps pooled connections to PostgreSQL; after the database restarts, the
-# first statements on the stale ones fail with one of these, before they have done anything, and
-# the next succeed (seen in the fault matrix). Safe to retry: the statement never started.
-STALE_CATALOG_CONNECTION = (
+# Failures of a statement that never started, so safe to run again:
+# - Trino's JDBC catalog keeps pooled connections to PostgreSQL; after the database restarts, the
+#   first statements on the stale ones fail before they have done anything (seen in the fault
+#   matrix);
+# - right after Trino starts, its node scheduler can still hold an empty node map for a catalog
+#   (memoised for a few seconds) although the coordinator already lists itself as active: the
+#   query fails at scheduling with NO_NODES_AVAILABLE (seen in CI on a restarted stack).
+TRANSIENT_TRINO_FAILURES = (
     "Cannot check and eventually update SQL schema",
     # "Error listing schemas ...: Failed to execute query: SELECT ...", "Error listing tables ...:
     # Failed to execute exists query: SELECT ...": the catalog's own SQL on iceberg_tables failed.
     "Failed to execute",
+    "No nodes available to run query",
 )
 
 
-def is_stale_catalog_connection(message: str) -> bool:
-    """Whether an error's text is Trino's JDBC catalog failing on a stale connection."""
-    return any(marker in message for marker in STALE_CATALOG_CONNECTION)
+def is_transient_trino_failure(message: str) -> bool:
+    """Whether an error's text is a Trino failure of a statement that never started (stale
+    catalog connection, node scheduler not yet ready), which a re-run may simply pass."""
+    return any(marker in message for marker in TRANSIENT_TRINO_FAILURES)
 
 
-def _stale_catalog_connection(error: BaseException) -> bool:
+def _transient_trino_failure(error: BaseException) -> bool:
     import trino.exceptions
 
-    return isinstance(error, trino.exceptions.TrinoQueryError) and is_stale_catalog_connection(
+    return isinstance(error, trino.exceptions.TrinoQueryError) and is_transient_trino_failure(
         error.message or ""
     )
 
 
 def trino_query(settings: LakehouseSettings, sql: str, schema: str | None = None) -> list[list[Any]]:
-    """Run one statement on Trino and return all rows (retried only on a stale catalog connection)."""
-    from tenacity import Retrying, retry_if_exception, stop_after_attempt
+    """Run one statement on Trino and return all rows (retried only on a transient failure)."""
+    from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
 
+    # 20 s outlasts the scheduler's memoised node map; a stale connection passes on the next try.
     for attempt in Retrying(
-        stop=stop_after_attempt(3), retry=retry_if_exception(_stale_catalog_connection), reraise=True
+        stop=stop_after_delay(20),
+        wait=wait_fixed(1),
+        retry=retry_if_exception(_transient_trino_failure),
+        reraise=True,
     ):
         with attempt:
             conn = trino_connection(settings, schema)

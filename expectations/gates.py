@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.clients import is_stale_catalog_connection
+from core.clients import is_transient_trino_failure
 from core.settings import LakehouseSettings
 
 log = logging.getLogger(__name__)
@@ -73,8 +73,8 @@ def run_gate(settings: LakehouseSettings, gate: str, tables: dict[str, list], sc
         )
     )
     outcome = checkpoint.run()
-    if not outcome.success and _only_stale_catalog_errors(outcome):
-        outcome = checkpoint.run()  # Trino's catalog connection was stale (PostgreSQL restarted)
+    if not outcome.success and _only_transient_failures(outcome):
+        outcome = checkpoint.run()  # e.g. Trino's catalog connection was stale (PostgreSQL restarted)
     result = GateResult(gate, bool(outcome.success), docs=_docs_index(settings))
     for validation in outcome.run_results.values():
         for item in validation.results:
@@ -84,12 +84,10 @@ def run_gate(settings: LakehouseSettings, gate: str, tables: dict[str, list], sc
     return result
 
 
-def _only_stale_catalog_errors(outcome) -> bool:  # type: ignore[no-untyped-def]
-    """Whether every failed expectation failed on Trino's stale catalog connection, not on data."""
+def _only_transient_failures(outcome) -> bool:  # type: ignore[no-untyped-def]
+    """Whether every failed expectation failed on a transient Trino failure, not on data."""
     failed = [item for v in outcome.run_results.values() for item in v.results if not item.success]
-    return bool(failed) and all(
-        is_stale_catalog_connection(str(item.exception_info or "")) for item in failed
-    )
+    return bool(failed) and all(is_transient_trino_failure(str(item.exception_info or "")) for item in failed)
 
 
 def _describe(suite: str, item) -> str:  # type: ignore[no-untyped-def]

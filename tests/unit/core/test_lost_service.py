@@ -48,12 +48,12 @@ def test_the_first_line_is_the_drivers_cause_on_one_line() -> None:
     assert first_line(error) == "connection refused Is it up?"
 
 
-def test_a_stale_catalog_connection_is_retried_and_nothing_else_is(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_transient_trino_failure_is_retried_and_nothing_else_is(monkeypatch: pytest.MonkeyPatch) -> None:
     from core import clients
 
     failures = [
         trino.exceptions.TrinoQueryError(
-            {"message": clients.STALE_CATALOG_CONNECTION[0], "errorName": "GENERIC_INTERNAL_ERROR"}
+            {"message": clients.TRANSIENT_TRINO_FAILURES[0], "errorName": "GENERIC_INTERNAL_ERROR"}
         )
     ]
     statements: list[str] = []
@@ -85,16 +85,17 @@ def test_a_stale_catalog_connection_is_retried_and_nothing_else_is(monkeypatch: 
     assert statements[-1] == "SELECT x" and statements.count("SELECT x") == 1
 
 
-def test_both_faces_of_a_stale_catalog_connection_are_recognised() -> None:
-    from core.clients import is_stale_catalog_connection
+def test_stale_catalog_connections_and_an_unready_scheduler_are_transient() -> None:
+    from core.clients import is_transient_trino_failure
 
-    assert is_stale_catalog_connection(
+    assert is_transient_trino_failure(
         "Error listing schemas for catalog iceberg: Failed to execute query: "
         "SELECT DISTINCT table_namespace FROM iceberg_tables WHERE catalog_name = ?"
     )
-    assert is_stale_catalog_connection(
+    assert is_transient_trino_failure(
         "Error listing tables for catalog iceberg: Failed to execute exists query: "
         "SELECT table_namespace FROM iceberg_tables WHERE catalog_name = ? LIMIT 1"
     )
-    assert is_stale_catalog_connection('message="Cannot check and eventually update SQL schema"')
-    assert not is_stale_catalog_connection("line 1:8: Column 'x' cannot be resolved")
+    assert is_transient_trino_failure('message="Cannot check and eventually update SQL schema"')
+    assert is_transient_trino_failure('name=NO_NODES_AVAILABLE, message="No nodes available to run query"')
+    assert not is_transient_trino_failure("line 1:8: Column 'x' cannot be resolved")
