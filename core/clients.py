@@ -6,6 +6,7 @@ factories, so an endpoint or credential is configured in exactly one place.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     import psycopg2.extensions
     import trino.dbapi
     from minio import Minio
+    from pydantic import SecretStr
     from pyiceberg.catalog.sql import SqlCatalog
 
     from core.settings import LakehouseSettings
@@ -43,20 +45,76 @@ def iceberg_catalog(settings: LakehouseSettings) -> SqlCatalog:
     return SqlCatalog(settings.catalog.name, **iceberg_properties(settings))
 
 
-def trino_connection(settings: LakehouseSettings, schema: str | None = None) -> trino.dbapi.Connection:
-    """A DB-API connection to Trino on the Iceberg catalog."""
+def trino_connection(
+    settings: LakehouseSettings,
+    schema: str | None = None,
+    *,
+    user: str | None = None,
+    password: SecretStr | None = None,
+    catalog: str | None = None,
+) -> trino.dbapi.Connection:
+    """A DB-API connection to Trino, as the engineer on the Iceberg catalog unless told otherwise.
+
+    Over HTTPS the password goes in a Basic authentication header and the server's certificate
+    is verified (our CA for the managed Trino); over plain HTTP no password is sent.
+    """
     import trino
+    from trino.auth import BasicAuthentication
 
     t = settings.trino
+    user = user or t.user
+    secret = (password or t.password).get_secret_value()
+    https = t.scheme == "https"
     return trino.dbapi.connect(
         host=t.host,
         port=t.port,
         http_scheme=t.scheme,
-        user=t.user,
-        catalog=t.catalog,
+        user=user,
+        auth=BasicAuthentication(user, secret) if https and secret else None,
+        http_session=_trino_http_session(settings) if https else None,
+        catalog=catalog or t.catalog,
         schema=schema,
         source="cdr-lakehouse",
     )
+
+
+def _trino_http_session(settings: LakehouseSettings) -> Any:
+    """An HTTP session that verifies Trino's certificate against the CA the settings name.
+
+    requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE (set system-wide on many machines)
+    override a session's own CA bundle; with a CA of our own, the environment is not consulted.
+    """
+    import requests
+
+    session = requests.Session()
+    session.verify = settings.trino_verify
+    if isinstance(settings.trino_verify, str):
+        session.trust_env = False
+    return session
+
+
+_CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+@contextmanager
+def trino_ca_bundle(settings: LakehouseSettings) -> Iterator[None]:
+    """While inside, requests made by libraries that open their own Trino connections (dbt,
+    Great Expectations' SQLAlchemy dialect) verify against the CA of Trino's certificate: the
+    CA-bundle variables of the environment would otherwise override what they are given."""
+    verify = settings.trino_verify
+    if not isinstance(verify, str):
+        yield
+        return
+    saved = {name: os.environ.get(name) for name in _CA_BUNDLE_VARIABLES}
+    os.environ.update(dict.fromkeys(_CA_BUNDLE_VARIABLES, verify))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 # Failures of a statement that never started, so safe to run again:

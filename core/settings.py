@@ -12,12 +12,10 @@ leaves alone.
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dotenv import dotenv_values, set_key
 from pydantic import AfterValidator, BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -48,6 +46,9 @@ def _default_cache_dir() -> Path:
     # Downloads and builds live outside the repo, shared by every clone on the machine.
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "cdr-lakehouse"
+
+
+_NAME = r"^[a-z][a-z0-9_]*$"
 
 
 class ServiceSettings(BaseModel):
@@ -101,12 +102,38 @@ class S3Settings(ServiceSettings):
 
 
 class TrinoSettings(ServiceSettings):
-    """Trino coordinator (single node that also schedules work when managed)."""
+    """Trino coordinator (single node that also schedules work when managed).
 
-    port: int = Field(8080, ge=1, le=65535)
-    scheme: Literal["http", "https"] = "http"
-    user: str = "lakehouse"
+    Clients speak HTTPS with a password (Trino checks passwords only over TLS). When managed,
+    the launcher issues the server certificate from a local CA (``<home>/tls/ca.pem``) and
+    every client of ours verifies against it; an external Trino is verified against
+    ``ca_file`` or, unset, the system's trust store.
+    """
+
+    port: int = Field(8443, ge=1, le=65535, description="HTTPS port clients connect to.")
+    internal_port: int = Field(
+        8080,
+        ge=1,
+        le=65535,
+        description="Plain-HTTP port of node-to-node traffic (managed only; refuses user logins).",
+    )
+    scheme: Literal["http", "https"] = "https"
+    ca_file: Path | None = Field(None, description="CA bundle that signed an external Trino's certificate.")
+    user: str = Field("engineer", description="Identity of the pipeline and tests: reads and writes all.")
+    password: SecretStr = SecretStr("")
+    analyst_user: str = Field("analyst", description="Identity of people and BI: reads analytics only.")
+    analyst_password: SecretStr = SecretStr("")
+    monitoring_user: str = Field("monitoring", description="Identity of metrics scraping: no data.")
+    monitoring_password: SecretStr = SecretStr("")
+    shared_secret: SecretStr = Field(
+        SecretStr(""), description="Authenticates Trino's nodes to each other (managed only)."
+    )
     catalog: str = "iceberg"
+    readonly_catalog: str = Field(
+        "iceberg_readonly",
+        pattern=_NAME,
+        description="The same Iceberg catalog, read-only: the only one analysts see.",
+    )
     # Trino keeps 30% of the heap as headroom: query memory must stay below 70% of it.
     heap: str = Field("4G", pattern=r"^\d+[MG]$", description="JVM -Xmx, e.g. 4G")
     query_max_memory_per_node: str = Field("2500MB", pattern=r"^\d+(MB|GB)$")
@@ -118,14 +145,16 @@ class TrinoSettings(ServiceSettings):
 
     @property
     def url(self) -> str:
-        """HTTP endpoint of the coordinator."""
+        """Endpoint of the coordinator's client API and web UI."""
         return f"{self.scheme}://{self.host}:{self.port}"
 
-    @property
-    def sqlalchemy_url(self) -> str:
-        """SQLAlchemy URL on the Iceberg catalog (the Great Expectations data source)."""
-        url = f"trino://{self.user}@{self.host}:{self.port}/{self.catalog}"
-        return url + ("?http_scheme=https" if self.scheme == "https" else "")
+    def identities(self) -> dict[str, SecretStr]:
+        """Each Trino user of the lakehouse and its password."""
+        return {
+            self.user: self.password,
+            self.analyst_user: self.analyst_password,
+            self.monitoring_user: self.monitoring_password,
+        }
 
 
 class KafkaSettings(ServiceSettings):
@@ -170,9 +199,6 @@ class AlertSettings(BaseModel):
     drop_rate: float = Field(0.15, gt=0, le=1, description="Dropped share of answered calls that alerts.")
     traffic_drop_ratio: float = Field(0.3, gt=0, lt=1, description="Attempts below this x baseline alert.")
     baseline_windows: int = Field(8, ge=1, le=1440, description="Past windows the baseline averages.")
-
-
-_NAME = r"^[a-z][a-z0-9_]*$"
 
 
 class NamespaceSettings(BaseModel):
@@ -319,6 +345,19 @@ class LakehouseSettings(BaseSettings):
         return self.home / "conf"
 
     @property
+    def tls_dir(self) -> Path:
+        """The local CA and the certificates it issued to managed services."""
+        return self.home / "tls"
+
+    @property
+    def trino_verify(self) -> str | bool:
+        """What clients verify Trino's certificate against: our CA when the launcher runs
+        Trino, else ``trino.ca_file`` or the system trust store (True)."""
+        if self.trino.ca_file is not None:
+            return str(self.trino.ca_file)
+        return str(self.tls_dir / "ca.pem") if self.trino.managed else True
+
+    @property
     def checkpoints_dir(self) -> Path:
         """Spark streaming checkpoints, one directory per topic and query."""
         return self.home / "checkpoints"
@@ -347,36 +386,6 @@ def _short_key(length: int) -> str:
         f"the pseudonym key must be at least {PSEUDONYM_KEY_MIN_LENGTH} characters of random text, this "
         f"one has {length} (python -c 'import secrets; print(secrets.token_urlsafe(32))' makes one)"
     )
-
-
-# Secrets generated on first use into the ignored .env; the values never enter the repo.
-GENERATED_SECRETS = {
-    "LAKEHOUSE_POSTGRES__PASSWORD": 24,
-    "LAKEHOUSE_S3__SECRET_KEY": 32,
-    PSEUDONYM_KEY_VARIABLE: 32,
-}
-
-
-ENV_FILE_HEADER = "Local settings and credentials generated by `lakehouse up`. Do not commit."
-
-
-def ensure_local_secrets(env_file: Path = DEFAULT_ENV_FILE) -> list[str]:
-    """Write random local credentials to ``env_file`` for any not yet set there or in the env.
-
-    The file is created readable by its owner only, before any secret is written to it.
-    Returns the names of the variables that were generated.
-    """
-    defined = dotenv_values(env_file) if env_file.exists() else {}
-    missing = [name for name in GENERATED_SECRETS if name not in defined and name not in os.environ]
-    if not missing:
-        return []
-    if not env_file.exists():
-        env_file.touch(mode=0o600)
-        env_file.write_text(f"# {ENV_FILE_HEADER}\n", encoding="utf-8")
-    env_file.chmod(0o600)
-    for name in missing:
-        set_key(env_file, name, secrets.token_urlsafe(GENERATED_SECRETS[name]), quote_mode="never")
-    return missing
 
 
 def load_settings(env_file: Path | None = DEFAULT_ENV_FILE, **overrides: object) -> LakehouseSettings:

@@ -12,7 +12,8 @@ from rich.table import Table
 
 from app.pseudonym_key import install_pseudonym_key
 from app.transform import write_dbt_settings
-from core.settings import ensure_local_secrets, load_settings
+from core.local_secrets import ensure_local_secrets
+from core.settings import load_settings
 from infra.launcher import Launcher, ServiceStatus
 from infra.services import SERVICE_NAMES
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from core.exceptions import ENV_PREFIX
 from core.settings import LakehouseSettings, ServiceSettings
 from infra.artifacts import ArtifactCache
 from infra.process import ManagedProcess
@@ -91,7 +92,10 @@ class Service(ABC):
         return 60.0
 
     def _env_with(self, **extra: str) -> dict[str, str]:
-        return {**os.environ, **extra}
+        """The server's environment: ours without any lakehouse setting (a server gets only the
+        secrets it needs, passed in ``extra``), plus ``extra``."""
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+        return {**inherited, **extra}
 
 
 def java_binary(settings: LakehouseSettings) -> Path:

@@ -1,13 +1,24 @@
-"""Trino: a single coordinator that also runs the work, with the Iceberg catalog configured."""
+"""Trino: a single coordinator that also runs the work, with the Iceberg catalog configured.
+
+Clients log in with a password over HTTPS; file-based access control decides what each
+identity may do (see ``access_rules``). Analysts reach the data only through a read-only
+catalog over the same JDBC catalog: file-based rules do not guard table procedures
+(``ALTER TABLE ... EXECUTE``), a read-only catalog refuses every write.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import secrets
 import uuid
 from pathlib import Path
 
 from core import clients
+from core.exceptions import ConfigError
 from core.settings import LakehouseSettings, TrinoSettings
 from infra.services.base import Health, Port, Service, java_binary
+from infra.tls import ensure_server_certificate
 
 # From Trino's deployment guide; the heap comes from settings (LAKEHOUSE_TRINO__HEAP).
 JVM_OPTIONS = (
@@ -31,6 +42,10 @@ JVM_OPTIONS = (
 # Secrets reach Trino through its ${ENV:...} substitution, so no config file on disk holds them.
 _PG_PASSWORD_ENV = "LAKEHOUSE_POSTGRES__PASSWORD"  # noqa: S105 - a variable name, not a secret
 _S3_SECRET_ENV = "LAKEHOUSE_S3__SECRET_KEY"  # noqa: S105
+_SHARED_SECRET_ENV = "LAKEHOUSE_TRINO__SHARED_SECRET"  # noqa: S105
+# Trino's file authenticator checks PBKDF2WithHmacSHA1 hashes ("iterations:salt:hash", hex);
+# a login is verified once and then cached, so the cost is paid per session, not per request.
+PBKDF2_ITERATIONS = 100_000
 
 
 def node_properties(settings: LakehouseSettings, data_dir: Path, node_id: str) -> dict[str, str]:
@@ -45,25 +60,59 @@ def node_properties(settings: LakehouseSettings, data_dir: Path, node_id: str) -
     }
 
 
-def render_config(settings: LakehouseSettings, spill_dir: Path | None = None) -> dict[str, str]:
-    """Trino's etc/ files, by relative path."""
+def password_line(user: str, password: str, salt: bytes | None = None) -> str:
+    """One line of Trino's password file: the user and a salted PBKDF2 hash of the password."""
+    salt = salt if salt is not None else secrets.token_bytes(16)
+    digest = hashlib.pbkdf2_hmac("sha1", password.encode(), salt, PBKDF2_ITERATIONS, dklen=32)
+    return f"{user}:{PBKDF2_ITERATIONS}:{salt.hex()}:{digest.hex()}"
+
+
+def access_rules(trino: TrinoSettings, analytics: str) -> dict[str, object]:
+    """File-based access control: who may do what (Trino denies whatever no rule allows).
+
+    - the engineer (pipeline, stream, tests) reads and writes every catalog;
+    - the analyst sees one catalog, read-only, and in it only the ``analytics`` schema; it runs
+      its own queries and cannot see anyone else's (nor their text);
+    - monitoring reads system information (metrics) and nothing else.
+    """
+    engineer, analyst, monitoring = trino.user, trino.analyst_user, trino.monitoring_user
+    return {
+        "catalogs": [
+            {"user": engineer, "catalog": ".*", "allow": "all"},
+            {"user": analyst, "catalog": trino.readonly_catalog, "allow": "read-only"},
+        ],
+        "schemas": [
+            {"user": engineer, "schema": ".*", "owner": True},
+            {"user": analyst, "catalog": trino.readonly_catalog, "schema": analytics, "owner": False},
+        ],
+        "tables": [
+            {
+                "user": engineer,
+                "privileges": ["SELECT", "INSERT", "DELETE", "UPDATE", "OWNERSHIP", "GRANT_SELECT"],
+            },
+            {
+                "user": analyst,
+                "catalog": trino.readonly_catalog,
+                "schema": analytics,
+                "privileges": ["SELECT"],
+            },
+        ],
+        "queries": [
+            {"user": engineer, "allow": ["execute", "kill", "view"]},
+            {"user": analyst, "allow": ["execute"]},
+        ],
+        "system_information": [
+            {"user": engineer, "allow": ["read", "write"]},
+            {"user": monitoring, "allow": ["read"]},
+        ],
+        "system_session_properties": [{"user": f"{engineer}|{analyst}", "allow": True}],
+        "catalog_session_properties": [{"user": engineer, "allow": True}],
+    }
+
+
+def _catalog_properties(settings: LakehouseSettings, read_only: bool) -> str:
     t, pg, s3 = settings.trino, settings.postgres, settings.s3
-    config = f"""\
-coordinator=true
-node-scheduler.include-coordinator=true
-http-server.http.port={t.port}
-http-server.log.enabled=false
-discovery.uri=http://{t.host}:{t.port}
-query.max-memory={t.query_max_memory_per_node}
-query.max-memory-per-node={t.query_max_memory_per_node}
-# Two cores: keep the task concurrency small so one query does not starve the others.
-task.concurrency=2
-task.max-worker-threads=4
-"""
-    if spill_dir is not None:
-        # Large batches (a window over every new CDR) spill to disk instead of failing.
-        config += f"spill-enabled=true\nspiller-spill-path={spill_dir}\nmax-spill-per-node=50GB\n"
-    catalog = f"""\
+    text = f"""\
 connector.name=iceberg
 iceberg.catalog.type=jdbc
 iceberg.jdbc-catalog.catalog-name={settings.catalog.name}
@@ -84,10 +133,54 @@ s3.path-style-access=true
 s3.aws-access-key={s3.access_key}
 s3.aws-secret-key=${{ENV:{_S3_SECRET_ENV}}}
 """
+    if read_only:
+        text += "# Analysts' view of the same tables: every write and table procedure is refused.\n"
+        text += "iceberg.security=read-only\n"
+    return text
+
+
+def render_config(
+    settings: LakehouseSettings, etc: Path, tls_pem: Path, spill_dir: Path | None = None
+) -> dict[str, str]:
+    """Trino's files under ``etc``, by relative path (no secret in any: secrets come from the
+    environment, passwords as hashes in password.db, written by start())."""
+    t = settings.trino
+    config = f"""\
+coordinator=true
+node-scheduler.include-coordinator=true
+# Clients: HTTPS with a password. Node-to-node traffic: plain HTTP on loopback, authenticated
+# with the shared secret; user logins are refused there (no insecure authentication over HTTP).
+http-server.https.enabled=true
+http-server.https.port={t.port}
+http-server.https.keystore.path={tls_pem}
+http-server.http.port={t.internal_port}
+http-server.authentication.type=PASSWORD
+http-server.authentication.allow-insecure-over-http=false
+password-authenticator.config-files={etc / "password-authenticator.properties"}
+access-control.config-files={etc / "access-control.properties"}
+internal-communication.shared-secret=${{ENV:{_SHARED_SECRET_ENV}}}
+http-server.log.enabled=false
+discovery.uri=http://{t.host}:{t.internal_port}
+query.max-memory={t.query_max_memory_per_node}
+query.max-memory-per-node={t.query_max_memory_per_node}
+# Two cores: keep the task concurrency small so one query does not starve the others.
+task.concurrency=2
+task.max-worker-threads=4
+"""
+    if spill_dir is not None:
+        # Large batches (a window over every new CDR) spill to disk instead of failing.
+        config += f"spill-enabled=true\nspiller-spill-path={spill_dir}\nmax-spill-per-node=50GB\n"
     jvm = "\n".join(["-server", f"-Xmx{t.heap}", *JVM_OPTIONS]) + "\n"
+    rules = access_rules(t, settings.namespaces.analytics)
     return {
         "config.properties": config,
-        f"catalog/{t.catalog}.properties": catalog,
+        f"catalog/{t.catalog}.properties": _catalog_properties(settings, read_only=False),
+        f"catalog/{t.readonly_catalog}.properties": _catalog_properties(settings, read_only=True),
+        "password-authenticator.properties": (
+            f"password-authenticator.name=file\nfile.password-file={etc}/password.db\n"
+        ),
+        "access-control.properties": (f"access-control.name=file\nsecurity.config-file={etc}/rules.json\n"),
+        "rules.json": json.dumps(rules, indent=2) + "\n",
         "jvm.config": jvm,
         "log.properties": "io.trino=INFO\n",
     }
@@ -101,7 +194,10 @@ class TrinoService(Service):
         return self.settings.trino
 
     def ports(self) -> list[Port]:
-        return [Port(self.endpoint.port, "LAKEHOUSE_TRINO__PORT")]
+        return [
+            Port(self.endpoint.port, "LAKEHOUSE_TRINO__PORT"),
+            Port(self.endpoint.internal_port, "LAKEHOUSE_TRINO__INTERNAL_PORT"),
+        ]
 
     def url(self) -> str:
         return f"{self.endpoint.url} (web UI {self.endpoint.url}/ui/)"
@@ -120,14 +216,47 @@ class TrinoService(Service):
             id_file.write_text(str(uuid.uuid4()))
         return id_file.read_text().strip()
 
+    def _require_credentials(self) -> None:
+        t = self.endpoint
+        if t.scheme != "https":
+            raise ConfigError(
+                "LAKEHOUSE_TRINO__SCHEME: the managed Trino serves HTTPS only (Trino checks "
+                "passwords only over TLS); allowed: https"
+            )
+        named = {
+            "LAKEHOUSE_TRINO__PASSWORD": t.password,
+            "LAKEHOUSE_TRINO__ANALYST_PASSWORD": t.analyst_password,
+            "LAKEHOUSE_TRINO__MONITORING_PASSWORD": t.monitoring_password,
+            _SHARED_SECRET_ENV: t.shared_secret,
+        }
+        missing = [name for name, value in named.items() if len(value.get_secret_value()) < 16]
+        if missing:
+            raise ConfigError(
+                f"{', '.join(missing)}: unset or shorter than 16 characters; `lakehouse up` "
+                "generates them into .env"
+            )
+
     def start(self) -> None:
+        self._require_credentials()
         etc = self.conf_dir
         spill_dir = self.data_dir / "spill"
         spill_dir.mkdir(parents=True, exist_ok=True)
-        for rel, text in render_config(self.settings, spill_dir).items():
+        tls = ensure_server_certificate(self.settings.tls_dir, self.name, [self.endpoint.host, "localhost"])
+        for rel, text in render_config(self.settings, etc, tls.key_and_certificate, spill_dir).items():
             path = etc / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
+        passwords = (
+            "\n".join(
+                password_line(user, password.get_secret_value())
+                for user, password in self.endpoint.identities().items()
+            )
+            + "\n"
+        )
+        password_db = etc / "password.db"
+        password_db.unlink(missing_ok=True)
+        password_db.touch(mode=0o600)
+        password_db.write_text(passwords)
         jvm = (etc / "jvm.config").read_text().split()
         home = self.artifacts.trino_home()
         node = node_properties(self.settings, self.data_dir, self._node_id())
@@ -149,6 +278,7 @@ class TrinoService(Service):
             **{
                 _PG_PASSWORD_ENV: self.settings.postgres.password.get_secret_value(),
                 _S3_SECRET_ENV: self.settings.s3.secret_key.get_secret_value(),
+                _SHARED_SECRET_ENV: self.endpoint.shared_secret.get_secret_value(),
             }
         )
         self.process.start(argv, env=env, cwd=home)

@@ -26,7 +26,7 @@ def _distinct_free_ports(count: int) -> list[int]:
 
 
 def make_test_settings(home: Path) -> LakehouseSettings:
-    pg, s3, console, trino, kafka, controller = _distinct_free_ports(6)
+    pg, s3, console, trino, trino_internal, kafka, controller = _distinct_free_ports(7)
     return LakehouseSettings(
         _env_file=None,
         home=home,
@@ -35,6 +35,11 @@ def make_test_settings(home: Path) -> LakehouseSettings:
         # Maintenance tests expire every snapshot at once: no retention floor on the test stack.
         trino={
             "port": trino,
+            "internal_port": trino_internal,
+            "password": secrets.token_urlsafe(18),
+            "analyst_password": secrets.token_urlsafe(18),
+            "monitoring_password": secrets.token_urlsafe(18),
+            "shared_secret": secrets.token_urlsafe(36),
             "heap": "2G",
             "query_max_memory_per_node": "768MB",
             "maintenance_min_retention": "0s",

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from core import clients
 from core.settings import LakehouseSettings
 
 
-def query(settings: LakehouseSettings, sql: str) -> pd.DataFrame:
-    """One Trino query as a DataFrame."""
-    conn = clients.trino_connection(settings)
+def query(settings: LakehouseSettings, sql: str, **identity: Any) -> pd.DataFrame:
+    """One Trino query as a DataFrame (as the engineer, unless ``identity`` says otherwise)."""
+    conn = clients.trino_connection(settings, **identity)
     try:
         cur = conn.cursor()
         cur.execute(sql)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 
 from app.pipeline_lock import PIPELINE_LOCK_KEY
@@ -115,6 +116,51 @@ def test_the_pseudonym_key_is_in_no_query_text_dbt_file_or_log_yet_keys_the_pseu
         settings, f"SELECT count(*) AS n FROM {clean}.subscribers WHERE subscriber_key = '{expected}'"
     )
     assert found.n[0] == 1
+
+
+def test_no_secret_is_on_any_command_line(settings: LakehouseSettings, first_build: dict) -> None:
+    secrets = [
+        settings.pseudonym_key,
+        settings.postgres.password,
+        settings.s3.secret_key,
+        *settings.trino.identities().values(),
+        settings.trino.shared_secret,
+    ]
+    values = [secret.get_secret_value() for secret in secrets]
+    assert all(len(value) >= 16 for value in values)
+    command_lines = [" ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])]
+    assert any("io.trino.server.TrinoServer" in line for line in command_lines)
+    assert not [line[:80] for line in command_lines for value in values if value in line]
+
+
+def test_the_analyst_reads_every_mart_and_no_identifier_of_a_person(
+    settings: LakehouseSettings, first_build: dict
+) -> None:
+    t, ns = settings.trino, settings.namespaces
+    analyst = {"user": t.analyst_user, "password": t.analyst_password, "catalog": t.readonly_catalog}
+    marts = sorted(query(settings, f"SHOW TABLES FROM {ns.analytics}", **analyst).Table)
+    assert {"fct_voice_calls", "dim_subscriber", "kpi_cell_hourly"} <= set(marts), marts
+    identifying = {"msisdn", "other_party", "first_name", "last_name", "birth_date", "imsi", "imei"}
+    for mart in marts:
+        rows = query(settings, f"SELECT * FROM {ns.analytics}.{mart} LIMIT 5", **analyst)
+        assert not set(rows.columns) & identifying, mart
+        assert len(rows) > 0, f"{mart} is empty: nothing would prove the analyst can read it"
+    # No text column of any mart holds a subscriber's number in clear.
+    texts = query(
+        settings,
+        "SELECT table_name, column_name FROM information_schema.columns "
+        f"WHERE table_schema = '{ns.analytics}' AND data_type LIKE 'varchar%'",
+    )
+    numbers = f"(SELECT msisdn FROM {ns.raw}.subscribers)"
+    leaks = [
+        f"{row.table_name}.{row.column_name}"
+        for row in texts.itertuples()
+        if query(
+            settings,
+            f"SELECT count(*) AS n FROM {ns.analytics}.{row.table_name} WHERE {row.column_name} IN {numbers}",
+        ).n[0]
+    ]
+    assert len(texts) > 10 and not leaks
 
 
 def test_cell_hour_kpis_equal_an_independent_computation(

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from core.settings import LakehouseSettings
 from infra.services.kafka import new_cluster_id, render_server_properties
-from infra.services.trino import node_properties, render_config
+from infra.services.trino import access_rules, node_properties, render_config
+
+ETC, PEM = Path("/etc/trino"), Path("/tls/trino.pem")
 
 
 def _settings(**overrides: object) -> LakehouseSettings:
@@ -21,7 +23,7 @@ def _settings(**overrides: object) -> LakehouseSettings:
 
 def test_trino_catalog_uses_the_shared_catalog_name_and_endpoints() -> None:
     settings = _settings(catalog={"name": "telco"})
-    catalog = render_config(settings)["catalog/iceberg.properties"]
+    catalog = render_config(settings, ETC, PEM)["catalog/iceberg.properties"]
     assert "iceberg.jdbc-catalog.catalog-name=telco" in catalog
     assert "connection-url=jdbc:postgresql://127.0.0.1:15433/iceberg_catalog" in catalog
     assert "s3.endpoint=http://127.0.0.1:19000" in catalog
@@ -29,22 +31,50 @@ def test_trino_catalog_uses_the_shared_catalog_name_and_endpoints() -> None:
 
 
 def test_trino_config_holds_no_secret_values() -> None:
-    rendered = "\n".join(render_config(_settings()).values())
+    rendered = "\n".join(
+        render_config(_settings(trino={"password": "trino-secret-value"}), ETC, PEM).values()
+    )
     assert "pg-secret-value" not in rendered
     assert "s3-secret-value" not in rendered
+    assert "trino-secret-value" not in rendered
+    assert "internal-communication.shared-secret=${ENV:LAKEHOUSE_TRINO__SHARED_SECRET}" in rendered
     assert "${ENV:LAKEHOUSE_POSTGRES__PASSWORD}" in rendered
     assert "${ENV:LAKEHOUSE_S3__SECRET_KEY}" in rendered
 
 
 def test_trino_binds_the_configured_host_and_sizes_memory_below_heap() -> None:
-    settings = _settings(trino={"port": 18080, "heap": "2G", "query_max_memory_per_node": "768MB"})
+    settings = _settings(
+        trino={"port": 18443, "internal_port": 18080, "heap": "2G", "query_max_memory_per_node": "768MB"}
+    )
     node = node_properties(settings, Path("/data"), "node-1")
     assert node["node.bind-ip"] == "127.0.0.1"
-    files = render_config(settings)
+    files = render_config(settings, ETC, PEM)
     assert "-Xmx2G" in files["jvm.config"]
+    assert "http-server.https.port=18443" in files["config.properties"]
     assert "http-server.http.port=18080" in files["config.properties"]
+    assert "http-server.authentication.allow-insecure-over-http=false" in files["config.properties"]
     assert "query.max-memory-per-node=768MB" in files["config.properties"]
     assert "node-scheduler.include-coordinator=true" in files["config.properties"]
+
+
+def test_analysts_get_a_read_only_catalog_and_only_its_analytics_schema() -> None:
+    settings = _settings(namespaces={"analytics": "marts"})
+    files = render_config(settings, ETC, PEM)
+    assert "iceberg.security=read-only" in files["catalog/iceberg_readonly.properties"]
+    assert "iceberg.security" not in files["catalog/iceberg.properties"]
+    rules = access_rules(settings.trino, "marts")
+    analyst = [
+        rule
+        for section in rules.values()
+        for rule in section
+        if rule.get("user") == "analyst"  # type: ignore[attr-defined]
+    ]
+    assert {rule.get("catalog") for rule in analyst if "catalog" in rule} == {"iceberg_readonly"}
+    assert {rule["schema"] for rule in analyst if "schema" in rule} == {"marts"}
+    table_rules = [rule for rule in rules["tables"] if rule.get("user") == "analyst"]  # type: ignore[union-attr]
+    assert [rule["privileges"] for rule in table_rules] == [["SELECT"]]
+    assert {"user": "analyst", "allow": ["execute"]} in rules["queries"]  # type: ignore[operator]
+    assert not [rule for rule in rules["catalogs"] if rule.get("user") == "monitoring"]  # type: ignore[union-attr]
 
 
 def test_kafka_listens_on_loopback_with_single_replica_internals() -> None:
