@@ -45,7 +45,7 @@ dbt: install ## Run dbt with the lakehouse settings: make dbt ARGS="test --selec
 ##@ Development
 install: $(VENV)/.synced ## Create the Python environment from uv.lock
 
-$(VENV)/.synced: pyproject.toml uv.lock infra/bootstrap.sh
+$(VENV)/.synced: pyproject.toml uv.lock infra/bootstrap.sh infra/uv-requirements.txt
 	@infra/bootstrap.sh
 
 test: install ## Run unit and integration tests (integration starts its own stack)

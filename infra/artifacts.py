@@ -8,16 +8,17 @@ Layout of the cache (``LAKEHOUSE_CACHE_DIR``, default ``~/.cache/cdr-lakehouse``
     minio/<version>/bin/minio                        built with `go install`
 
 A directory is only used once its ``.complete`` marker exists, so an interrupted install is
-redone rather than trusted.
+redone rather than trusted. Every use re-checks content (:mod:`infra.integrity`): a cached Maven
+file is re-hashed against its pin (and fetched again when it differs), the Trino tree against the
+``tree_sha256`` pinned for it, the Kafka classpath jar by jar against the pins, the MinIO binary
+against the hash recorded when it was built and checked (:mod:`infra.minio_build`). A tree or
+binary that fails is refused with the path to delete.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import shutil
-import subprocess
 import tarfile
 import tomllib
 import urllib.error
@@ -29,12 +30,14 @@ from pathlib import Path
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from core.exceptions import ArtifactError, PrerequisiteError
+from core.exceptions import ArtifactError
+from infra.integrity import COMPLETE, Manifest, compare, hash_tree, sha256_of, tree_digest, verify_files
+from infra.minio_build import GoModulePin, ensure_go_binary
 
 log = logging.getLogger(__name__)
 
 PINS_FILE = Path(__file__).with_name("artifacts.toml")
-COMPLETE = ".complete"
+__all__ = ["COMPLETE", "ArtifactCache", "MavenFile", "Pins", "sha256_of"]
 _CHUNK = 1 << 20
 
 
@@ -68,10 +71,10 @@ class Pins:
 
     trino_version: str
     trino_files: tuple[MavenFile, ...]
+    trino_tree_sha256: str
     kafka_version: str
     kafka_files: tuple[MavenFile, ...]
-    minio_module: str
-    minio_version: str
+    minio: GoModulePin
     spark_version: str
     spark_files: tuple[MavenFile, ...]
 
@@ -85,21 +88,18 @@ class Pins:
         return cls(
             trino_version=data["trino"]["version"],
             trino_files=files("trino"),
+            trino_tree_sha256=data["trino"]["tree_sha256"],
             kafka_version=data["kafka"]["version"],
             kafka_files=files("kafka"),
-            minio_module=data["minio"]["module"],
-            minio_version=data["minio"]["version"],
+            minio=GoModulePin(
+                module=data["minio"]["module"],
+                version=data["minio"]["version"],
+                h1=data["minio"]["h1"],
+                proxy=data["minio"]["proxy"],
+            ),
             spark_version=data["spark"]["version"],
             spark_files=files("spark"),
         )
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class ArtifactCache:
@@ -114,8 +114,11 @@ class ArtifactCache:
     def maven_file(self, item: MavenFile, progress: Progress | None = None) -> Path:
         """Return the verified local copy of ``item``, downloading it if needed."""
         target = self.root / "maven" / item.path
-        if target.exists() and sha256_of(target) == item.sha256:
-            return target
+        if target.exists():
+            # Re-hashed at every use, not only after the download.
+            if sha256_of(target) == item.sha256:
+                return target
+            log.warning("cached %s does not match its pinned SHA-256; fetching it again", target)
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".part")
         self._download(f"{self.maven_repository}/{item.path}", partial, item.filename, progress)
@@ -161,11 +164,13 @@ class ArtifactCache:
         return self.root / "kafka" / self.pins.kafka_version / "libs"
 
     def minio_binary(self) -> Path:
-        return self.root / "minio" / self.pins.minio_version / "bin" / "minio"
+        return self.root / "minio" / self.pins.minio.version / "bin" / "minio"
 
     def ensure_trino(self) -> Path:
+        """The verified Trino server (Iceberg plugin inside): unpacked once, re-hashed each use."""
         home = self.trino_home()
         if (home / COMPLETE).exists():
+            self._verify_trino(home)
             return home
         server, iceberg = self.pins.trino_files
         with _progress() as progress:
@@ -180,13 +185,44 @@ class ArtifactCache:
             archive.extractall(staging / "iceberg-zip")  # noqa: S202 - verified pinned archive
         (iceberg_top,) = (staging / "iceberg-zip").iterdir()
         iceberg_top.replace(plugin_dir)
+        files = hash_tree(top)
+        if tree_digest(files) != self.pins.trino_tree_sha256:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise ArtifactError(
+                f"the Trino tree unpacked from the verified archives has tree_sha256 = "
+                f"{tree_digest(files)}, but infra/artifacts.toml pins {self.pins.trino_tree_sha256} "
+                "(after changing the Trino version, pin the new value)"
+            )
+        Manifest(self._trino_sources(), files).write(top)
         _publish(top, home)
         shutil.rmtree(staging, ignore_errors=True)
         return home
 
+    def _trino_sources(self) -> dict[str, str]:
+        return {item.filename: item.sha256 for item in self.pins.trino_files}
+
+    def _verify_trino(self, home: Path) -> None:
+        """Refuse an unpacked tree that is not the pinned one, naming the files that differ."""
+        files = hash_tree(home)
+        manifest = Manifest.read(home)
+        if tree_digest(files) == self.pins.trino_tree_sha256:
+            if manifest is None or manifest.sources != self._trino_sources():
+                # Unpacked before manifests existed: record its (verified) content once.
+                Manifest(self._trino_sources(), files).write(home)
+            return
+        if manifest is not None:
+            compare(home, manifest.files, files)  # names the files that differ
+        raise ArtifactError(
+            f"cached artifact {home} does not match the tree_sha256 pinned in infra/artifacts.toml; "
+            f"delete {home} (rm -rf) and run `lakehouse up` again: it is unpacked anew from the "
+            "verified downloads"
+        )
+
     def ensure_kafka(self) -> Path:
+        """The broker's classpath: exactly the pinned jars, each re-hashed at every use."""
         libs = self.kafka_libs()
         if (libs / COMPLETE).exists():
+            verify_files(libs, {item.filename: item.sha256 for item in self.pins.kafka_files})
             return libs
         staging = _fresh_dir(libs.with_name("libs.staging"))
         with _progress() as progress:
@@ -201,26 +237,8 @@ class ArtifactCache:
             return [self.maven_file(item, progress) for item in self.pins.spark_files]
 
     def ensure_minio(self) -> Path:
-        binary = self.minio_binary()
-        marker = binary.parent / COMPLETE
-        if marker.exists() and binary.exists():
-            return binary
-        go = shutil.which("go")
-        if go is None:
-            raise PrerequisiteError(
-                "Go is needed once to build MinIO (`go install`): install Go 1.24+ "
-                "(Debian: apt-get install golang-go, or https://go.dev/dl) or point "
-                "LAKEHOUSE_S3__* at an existing S3 service with LAKEHOUSE_S3__MANAGED=false"
-            )
-        binary.parent.mkdir(parents=True, exist_ok=True)
-        target = f"{self.pins.minio_module}@{self.pins.minio_version}"
-        log.info("building MinIO %s with go install (first time only)", self.pins.minio_version)
-        env = {**os.environ, "GOBIN": str(binary.parent), "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
-        result = subprocess.run([go, "install", target], env=env, capture_output=True, text=True)
-        if result.returncode != 0 or not binary.exists():
-            raise ArtifactError(f"go install {target} failed:\n{result.stderr[-2000:]}")
-        marker.touch()
-        return binary
+        """The MinIO binary: built once (checksum database on, build info checked), re-hashed each use."""
+        return ensure_go_binary(self.minio_binary(), self.pins.minio)
 
 
 def _progress() -> Progress:

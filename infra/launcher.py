@@ -109,16 +109,18 @@ class Launcher:
     def restart(self, name: str) -> float:
         """Restart the one managed service ``name`` and wait until it is healthy again.
 
-        Stops it first if it runs (a no-op after a crash: the stale pid file is dropped), starts
-        it on the same ports and data, waits for health and provisions it (idempotent). The other
-        services are left alone. Returns the seconds from the start until healthy; raises
-        ServiceStartError (with its log) when it does not come back, LakehouseError when the
-        service is external (not ours to restart).
+        Re-verifies its cached server (``install``), stops it if it runs (a no-op after a crash:
+        the stale pid file is dropped), starts it on the same ports and data, waits for health
+        and provisions it (idempotent). The other services are left alone. Returns the seconds
+        from the start until healthy; raises ServiceStartError (with its log) when it does not
+        come back, LakehouseError when the service is external (not ours to restart).
         """
         service = self.service(name)
         if not service.managed:
             raise LakehouseError(f"{name} is external (managed=false): the launcher does not restart it")
         with self._exclusive():
+            # Re-verify the cached server before running it again (SECURITY.md, "Supply chain").
+            service.install()
             service.stop()
             self._wait_ports_released(service)
             began = time.monotonic()
