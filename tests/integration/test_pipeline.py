@@ -118,7 +118,9 @@ def test_the_pseudonym_key_is_in_no_query_text_dbt_file_or_log_yet_keys_the_pseu
     assert found.n[0] == 1
 
 
-def test_no_secret_is_on_any_command_line(settings: LakehouseSettings, first_build: dict) -> None:
+def test_no_secret_is_on_any_command_line_or_in_any_log(
+    settings: LakehouseSettings, first_build: dict
+) -> None:
     secrets = [
         settings.pseudonym_key,
         settings.postgres.password,
@@ -131,6 +133,10 @@ def test_no_secret_is_on_any_command_line(settings: LakehouseSettings, first_bui
     command_lines = [" ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])]
     assert any("io.trino.server.TrinoServer" in line for line in command_lines)
     assert not [line[:80] for line in command_lines for value in values if value in line]
+    places = [settings.logs_dir, DBT_PROJECT_DIR / "target", DBT_PROJECT_DIR / "logs", settings.conf_dir]
+    files = [path for place in places if place.exists() for path in place.rglob("*") if path.is_file()]
+    assert any(path.name == "trino.log" for path in files) and len(files) > 10
+    assert not [str(path) for path in files for value in values if value.encode() in path.read_bytes()]
 
 
 def test_the_analyst_reads_every_mart_and_no_identifier_of_a_person(
