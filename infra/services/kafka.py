@@ -54,8 +54,9 @@ controller.quorum.voters=1@{k.host}:{k.controller_port}
 # BROKER: clients and inter-broker traffic, SCRAM-SHA-512 (credentials in the metadata log).
 # CONTROLLER: the broker's own link to its controller quorum. SCRAM cannot serve it (the
 # controller must authenticate before it has read the metadata log), so it takes PLAIN with one
-# user, the admin, from this file's JAAS entry: not PLAINTEXT, whose anonymous principal would
-# need super user rights on every listener.
+# user, the admin, from this file's JAAS entry. Not PLAINTEXT: the broker would reach its
+# controller as ANONYMOUS, which would then need super user rights, and so would any local
+# process that connects to the controller port.
 listeners=BROKER://{k.host}:{k.port},CONTROLLER://{k.host}:{k.controller_port}
 advertised.listeners=BROKER://{k.host}:{k.port}
 controller.listener.names=CONTROLLER
