@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import confluent_kafka
 import pyarrow as pa
 import pytest
 from confluent_kafka import Consumer, Producer
@@ -339,8 +340,13 @@ def test_events_from_kcat_in_the_documented_format_are_ingested(
     config.write_text(
         "".join(f"{k}={v}\n" for k, v in clients.kafka_config(stream_settings, "producer").items())
     )
+    # Debian's kcat links librdkafka 2.0.2, whose SCRAM proof Kafka 4 rejects (a nonce bug fixed
+    # in librdkafka 2.6.1: edenhill/kcat#462): it runs on the librdkafka of our Python client.
+    wheel_libs = Path(confluent_kafka.__file__).parent.parent / "confluent_kafka.libs"
+    (tmp_path / "librdkafka.so.1").symlink_to(next(wheel_libs.glob("librdkafka*.so.1")))
     subprocess.run(
         [kcat, "-F", str(config), "-P", "-t", shared_topic, "-K", "|"],
+        env={**os.environ, "LD_LIBRARY_PATH": str(tmp_path)},
         input="\n".join(lines) + "\n",
         text=True,
         check=True,
