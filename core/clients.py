@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from minio import Minio
     from pyiceberg.catalog.sql import SqlCatalog
 
-    from core.settings import KafkaIdentity, LakehouseSettings
+    from core.kafka_auth import KafkaIdentity
+    from core.settings import LakehouseSettings
 
 
 def iceberg_properties(settings: LakehouseSettings) -> dict[str, str]:

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from core import clients
-from core.settings import KafkaIdentity, LakehouseSettings
+from core.kafka_auth import KafkaIdentity
+from core.settings import LakehouseSettings
 
 if TYPE_CHECKING:
     from confluent_kafka.admin import AclBinding, AdminClient

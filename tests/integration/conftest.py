@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from core.settings import KAFKA_IDENTITIES, LakehouseSettings
+from core.kafka_auth import KAFKA_IDENTITIES
+from core.settings import LakehouseSettings
 from infra.launcher import Launcher
 from infra.process import free_port
 

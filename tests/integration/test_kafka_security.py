@@ -15,7 +15,8 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, Topi
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from core import clients
-from core.settings import KAFKA_IDENTITIES, KafkaIdentity, LakehouseSettings
+from core.kafka_auth import KAFKA_IDENTITIES, KafkaIdentity
+from core.settings import LakehouseSettings
 from generator.config import load_config, scale_to_rows
 from generator.run import Generation
 from infra import kafka_access

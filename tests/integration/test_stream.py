@@ -29,7 +29,8 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 
 from app.stream_control import start_job
 from core import clients
-from core.settings import KAFKA_IDENTITIES, LakehouseSettings
+from core.kafka_auth import KAFKA_IDENTITIES
+from core.settings import LakehouseSettings
 from generator.config import load_config, scale_to_rows
 from generator.run import Generation
 from infra import kafka_access

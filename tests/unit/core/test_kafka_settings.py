@@ -8,7 +8,8 @@ import pytest
 
 from core import clients
 from core.exceptions import ConfigError
-from core.settings import GENERATED_SECRETS, KAFKA_IDENTITIES, ensure_local_secrets, load_settings
+from core.kafka_auth import KAFKA_IDENTITIES
+from core.settings import GENERATED_SECRETS, ensure_local_secrets, load_settings
 
 PASSWORDS = {f"{identity}_password": f"{identity}-password-0123456789" for identity in KAFKA_IDENTITIES}
 
