@@ -27,6 +27,7 @@ from core import clients
 from core.settings import LakehouseSettings
 from generator.config import load_config, scale_to_rows
 from generator.run import Generation
+from infra import kafka_access
 from infra.process import ManagedProcess
 from ingestion.kafka_sink import CdrProducer
 from ingestion.maintenance import maintain_table
@@ -120,9 +121,11 @@ def run(
     namespaces = settings.namespaces.model_copy(update={"raw": NAMESPACE, "analytics": NAMESPACE})
     bench = settings.model_copy(update={"stream": stream, "namespaces": namespaces})
     topic = f"bench.cdr.{int(time.time())}"
-    admin = AdminClient(clients.kafka_config(bench))
+    admin = AdminClient(clients.kafka_config(bench, "admin"))
     new = NewTopic(topic, num_partitions=bench.kafka.partitions, replication_factor=1)
     admin.create_topics([new])[topic].result(30)
+    if bench.kafka.managed:  # the producer and the stream may use it as they use the CDR topic
+        kafka_access.grant_topic(bench, topic)
     job = ManagedProcess(
         "bench-stream-job", bench.run_dir / "bench-stream-job.pid", bench.logs_dir / "bench-stream-job.log"
     )
@@ -136,6 +139,8 @@ def run(
     finally:
         job.stop(timeout=60)
         admin.delete_topics([topic])
+        if bench.kafka.managed:
+            kafka_access.revoke_topic(bench, topic)
         shutil.rmtree(bench.checkpoints_dir / topic, ignore_errors=True)
 
 

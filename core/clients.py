@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pydantic import SecretStr
     from pyiceberg.catalog.sql import SqlCatalog
 
+    from core.kafka_auth import KafkaIdentity
     from core.settings import LakehouseSettings
 
 
@@ -198,9 +199,46 @@ def postgres_connection(settings: LakehouseSettings) -> psycopg2.extensions.conn
     )
 
 
-def kafka_config(settings: LakehouseSettings, **extra: Any) -> dict[str, Any]:
-    """librdkafka configuration for a producer, consumer or admin client."""
-    return {"bootstrap.servers": settings.kafka.bootstrap_servers, **extra}
+def kafka_config(settings: LakehouseSettings, identity: KafkaIdentity, **extra: Any) -> dict[str, Any]:
+    """librdkafka configuration for a producer, consumer or admin client that authenticates as
+    ``identity`` (none when the external broker is PLAINTEXT). ``extra`` adds or overrides keys."""
+    k = settings.kafka
+    config: dict[str, Any] = {
+        "bootstrap.servers": k.bootstrap_servers,
+        "security.protocol": k.security_protocol,
+    }
+    if k.authenticated:
+        config |= {
+            "sasl.mechanism": k.sasl_mechanism,
+            "sasl.username": k.user(identity),
+            "sasl.password": k.require_password(identity),
+        }
+    return {**config, **extra}
+
+
+_JAAS_LOGIN_MODULES = {
+    "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
+    "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",
+    "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule",
+}
+
+
+def _jaas_quoted(value: str) -> str:
+    # Kafka parses JAAS options with java.io.StreamTokenizer: backslash escapes inside quotes.
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def spark_kafka_options(settings: LakehouseSettings, identity: KafkaIdentity) -> dict[str, str]:
+    """Options of Spark's Kafka source and sink (``kafka.``-prefixed client settings) for
+    ``identity``. Set on the DataFrame reader or writer in the driver, never on a command line;
+    Spark redacts option values that mention a password when it prints a plan."""
+    k = settings.kafka
+    options = {"kafka.bootstrap.servers": k.bootstrap_servers, "kafka.security.protocol": k.security_protocol}
+    if k.authenticated:
+        user, password = _jaas_quoted(k.user(identity)), _jaas_quoted(k.require_password(identity))
+        jaas = f"{_JAAS_LOGIN_MODULES[k.sasl_mechanism]} required username={user} password={password};"
+        options |= {"kafka.sasl.mechanism": k.sasl_mechanism, "kafka.sasl.jaas.config": jaas}
+    return options
 
 
 def lost_service(settings: LakehouseSettings, error: BaseException) -> str | None:

@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, Field, SecretStr, ValidationErro
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.exceptions import ENV_PREFIX, ConfigError, FieldValueError
+from core.kafka_auth import KafkaAuthSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -157,8 +158,9 @@ class TrinoSettings(ServiceSettings):
         }
 
 
-class KafkaSettings(ServiceSettings):
-    """Kafka broker (single-node KRaft when managed) and the project's topics."""
+class KafkaSettings(ServiceSettings, KafkaAuthSettings):
+    """Kafka broker (single-node KRaft when managed), the project's topics and, from
+    KafkaAuthSettings, how each client authenticates."""
 
     port: int = Field(9092, ge=1, le=65535)
     controller_port: int = Field(9093, ge=1, le=65535)

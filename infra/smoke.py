@@ -37,7 +37,7 @@ def _trino(settings: LakehouseSettings) -> str:
 
 
 def _kafka(settings: LakehouseSettings) -> str:
-    topics = set(AdminClient(clients.kafka_config(settings)).list_topics(timeout=10).topics)
+    topics = set(AdminClient(clients.kafka_config(settings, "admin")).list_topics(timeout=10).topics)
     missing = set(settings.kafka.topics) - topics
     _require(not missing, f"topics missing: {sorted(missing)}")
     return f"Kafka lists {sorted(settings.kafka.topics)}"

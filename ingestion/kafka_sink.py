@@ -76,7 +76,7 @@ def event_messages(batch: pa.RecordBatch) -> tuple[list[bytes | None], list[byte
 
 class CdrProducer:
     """Sends event batches to a CDR topic (idempotent producer, acks from all replicas, zstd,
-    small linger) and keeps count of what the broker acknowledged.
+    small linger) as the ``producer`` identity, and keeps count of what the broker acknowledged.
 
     ``send`` only queues: a message counts as delivered once the broker has acknowledged it, or
     as failed when librdkafka gives up on it (``kafka.delivery_timeout_s``, e.g. the broker is
@@ -106,7 +106,7 @@ class CdrProducer:
             "logger": log,  # librdkafka's own log lines (connection refused ...) through logging
             **(options or {}),
         }
-        self.config = clients.kafka_config(settings, **config)  # what librdkafka is given
+        self.config = clients.kafka_config(settings, "producer", **config)  # what librdkafka is given
         self._producer = Producer(self.config)
 
     def _on_failure(self, error: KafkaError | None, message: Message) -> None:

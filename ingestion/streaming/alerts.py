@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
+from core import clients
 from core.contracts.cdr_message import MAX_TEXT_BYTES, SCHEMA_VERSION
 from core.contracts.stream_tables import StreamTables
 from core.settings import AlertSettings, LakehouseSettings
@@ -266,7 +267,7 @@ class AlertWriter:
                 F.to_json(F.struct(*alerts.columns)).alias("value"),
             )
             .write.format("kafka")
-            .option("kafka.bootstrap.servers", self.settings.kafka.bootstrap_servers)
+            .options(**clients.spark_kafka_options(self.settings, "stream"))
             .option("topic", self.settings.kafka.alerts_topic)
             .save()
         )

@@ -16,11 +16,13 @@ from ingestion.streaming.source import checkpoint_dir
 
 
 def topic_end_offsets(settings: LakehouseSettings, topic: str) -> ledger.Offsets:
-    """Next offset to be written, per partition of ``topic``."""
+    """Next offset to be written, per partition of ``topic`` (read as the ``stream`` identity:
+    DESCRIBE on the topic, which its READ implies, and its lag group)."""
     from confluent_kafka import Consumer, TopicPartition
 
+    group = settings.kafka.lag_group
     consumer = Consumer(
-        clients.kafka_config(settings, **{"group.id": "lakehouse-lag", "enable.auto.commit": False})
+        clients.kafka_config(settings, "stream", **{"group.id": group, "enable.auto.commit": False})
     )
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions

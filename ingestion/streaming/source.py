@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core import clients
 from core.settings import LakehouseSettings
 
 if TYPE_CHECKING:
@@ -12,10 +13,12 @@ if TYPE_CHECKING:
 
 
 def kafka_stream(spark: SparkSession, settings: LakehouseSettings, topic: str) -> DataFrame:
-    """The CDR topic as a streaming DataFrame (from the earliest offset on first start)."""
+    """The CDR topic as a streaming DataFrame (from the earliest offset on first start), read
+    as the ``stream`` identity in consumer groups named with its prefix (which its ACL covers)."""
     return (
         spark.readStream.format("kafka")
-        .option("kafka.bootstrap.servers", settings.kafka.bootstrap_servers)
+        .options(**clients.spark_kafka_options(settings, "stream"))
+        .option("groupIdPrefix", settings.kafka.stream_group_prefix)
         .option("subscribe", topic)
         .option("startingOffsets", "earliest")
         .option("maxOffsetsPerTrigger", settings.stream.max_offsets_per_trigger)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
+from core import clients
 from core.contracts.stream_tables import StreamTables
 from core.settings import LakehouseSettings
 from ingestion.streaming.contract import event_column_names, parse, typed_columns
@@ -118,7 +119,7 @@ class CdrWriter:
         (
             dead_letters(rejected)
             .write.format("kafka")
-            .option("kafka.bootstrap.servers", self.settings.kafka.bootstrap_servers)
+            .options(**clients.spark_kafka_options(self.settings, "stream"))
             .option("topic", self.settings.kafka.dead_letter_topic)
             .save()
         )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from core.kafka_auth import KAFKA_IDENTITIES
 from core.settings import LakehouseSettings
 from infra.launcher import Launcher
 from infra.process import free_port
@@ -44,7 +45,12 @@ def make_test_settings(home: Path) -> LakehouseSettings:
             "query_max_memory_per_node": "768MB",
             "maintenance_min_retention": "0s",
         },
-        kafka={"port": kafka, "controller_port": controller, "heap": "384M"},
+        kafka={
+            "port": kafka,
+            "controller_port": controller,
+            "heap": "384M",
+            **{f"{identity}_password": secrets.token_urlsafe(24) for identity in KAFKA_IDENTITIES},
+        },
         pseudonym_key=secrets.token_urlsafe(24),
     )
 

@@ -66,7 +66,9 @@ def test_generate_to_kafka_sends_every_event_in_the_documented_format(
     run_tag = report["batch_id"][4:12]
 
     consumer = Consumer(
-        clients.kafka_config(settings, **{"group.id": unique("gen"), "auto.offset.reset": "earliest"})
+        clients.kafka_config(
+            settings, "admin", **{"group.id": unique("gen"), "auto.offset.reset": "earliest"}
+        )
     )
     consumer.subscribe([settings.kafka.cdr_topic])
     seen: dict[str, dict] = {}

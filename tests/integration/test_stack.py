@@ -14,6 +14,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from core import clients
 from core.settings import LakehouseSettings
+from infra import kafka_access
 from infra.launcher import Launcher
 from tests.integration.conftest import unique
 
@@ -96,7 +97,7 @@ def test_catalog_tables_live_in_postgres_under_the_shared_catalog_name(settings:
 
 
 def test_kafka_topics_exist_and_a_message_round_trips(settings: LakehouseSettings) -> None:
-    admin = AdminClient(clients.kafka_config(settings))
+    admin = AdminClient(clients.kafka_config(settings, "admin"))
     topics = admin.list_topics(timeout=10).topics
     for name in settings.kafka.topics:
         assert name in topics
@@ -105,9 +106,10 @@ def test_kafka_topics_exist_and_a_message_round_trips(settings: LakehouseSetting
     # A topic of its own: a non-CDR message in the CDR topic would be a defect for other tests.
     topic = unique("it.roundtrip")
     admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])[topic].result(30)
+    kafka_access.grant_topic(settings, topic)
     key, value = unique("key").encode(), unique("value").encode()
     delivered = []
-    producer = Producer(clients.kafka_config(settings, acks="all"))
+    producer = Producer(clients.kafka_config(settings, "producer", acks="all"))
     producer.produce(topic, key=key, value=value, on_delivery=lambda e, m: delivered.append((e, m)))
     assert producer.flush(15) == 0
     ((error, message),) = delivered
@@ -115,7 +117,7 @@ def test_kafka_topics_exist_and_a_message_round_trips(settings: LakehouseSetting
 
     # Read back exactly the delivered offset, whatever else the topic holds.
     consumer = Consumer(
-        clients.kafka_config(settings, **{"group.id": unique("it"), "enable.auto.commit": False})
+        clients.kafka_config(settings, "admin", **{"group.id": unique("it"), "enable.auto.commit": False})
     )
     consumer.assign([TopicPartition(message.topic(), message.partition(), message.offset())])
     try:

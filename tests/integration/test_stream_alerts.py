@@ -60,7 +60,7 @@ def test_a_kill_between_the_alerts_and_windows_commits_duplicates_neither(
     topic, tag = new_topic(settings, "it.alerts-kill"), unique("ak").upper()
     cells = [f"{tag}-{i}" for i in range(CELLS)]
     base = datetime(2045, 1, 1, tzinfo=UTC)
-    producer = Producer(clients.kafka_config(settings))
+    producer = Producer(clients.kafka_config(settings, "producer"))
 
     def send(minutes: range) -> None:
         for minute in minutes:

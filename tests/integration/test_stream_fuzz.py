@@ -44,7 +44,7 @@ Coordinates = tuple[int, int]  # (partition, offset)
 def _send(settings: LakehouseSettings, topic: str, cases: list[Case]) -> list[Coordinates]:
     """Produce ``cases`` in order; the (partition, offset) each landed at, in the same order."""
     # Up to Kafka's own limit (the broker takes 1 MB by default): the huge texts are near it.
-    producer = Producer(clients.kafka_config(settings, **{"message.max.bytes": 1_048_000}))
+    producer = Producer(clients.kafka_config(settings, "producer", **{"message.max.bytes": 1_048_000}))
     landed: dict[int, Coordinates] = {}
     errors: list[str] = []
 
@@ -89,7 +89,9 @@ def _time_to_land(settings: LakehouseSettings, topic: str, cases: FuzzCases, pre
 def _dead_letters(settings: LakehouseSettings, topic: str, expected: set[str]) -> dict[str, dict]:
     """The dead letters of ``topic`` (by their key, topic:partition:offset) once all expected are in."""
     consumer = Consumer(
-        clients.kafka_config(settings, **{"group.id": unique("fuzz"), "auto.offset.reset": "earliest"})
+        clients.kafka_config(
+            settings, "admin", **{"group.id": unique("fuzz"), "auto.offset.reset": "earliest"}
+        )
     )
     consumer.subscribe([settings.kafka.dead_letter_topic])
     letters: dict[str, dict] = {}

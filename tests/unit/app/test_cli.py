@@ -59,7 +59,11 @@ def no_kafka() -> dict[str, str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    return {"LAKEHOUSE_KAFKA__PORT": str(port), "LAKEHOUSE_KAFKA__DELIVERY_TIMEOUT_S": "1"}
+    return {
+        "LAKEHOUSE_KAFKA__PORT": str(port),
+        "LAKEHOUSE_KAFKA__DELIVERY_TIMEOUT_S": "1",
+        "LAKEHOUSE_KAFKA__PRODUCER_PASSWORD": "producer-password-0123",
+    }
 
 
 def _refused_delivery(result: subprocess.CompletedProcess[str], topic: str) -> None:

@@ -80,7 +80,7 @@ def test_analysts_get_a_read_only_catalog_and_only_its_analytics_schema() -> Non
 def test_kafka_listens_on_loopback_with_single_replica_internals() -> None:
     settings = _settings(kafka={"port": 19092, "controller_port": 19093})
     props = render_server_properties(settings, Path("/data/kraft"))
-    assert "listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093" in props
+    assert "listeners=BROKER://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093" in props
     assert "controller.quorum.voters=1@127.0.0.1:19093" in props
     assert "offsets.topic.replication.factor=1" in props
     assert "auto.create.topics.enable=false" in props
@@ -90,3 +90,35 @@ def test_kafka_cluster_ids_are_kafka_shaped_and_unique() -> None:
     ids = {new_cluster_id() for _ in range(100)}
     assert len(ids) == 100
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{22}", cid) for cid in ids)
+
+
+def _properties(text: str) -> dict[str, str]:
+    """server.properties as Java reads it: `\\` at a line's end continues the value."""
+    joined = re.sub(r"\\\n\s*", "", text)
+    return dict(
+        line.split("=", 1) for line in joined.splitlines() if line.strip() and not line.startswith("#")
+    )
+
+
+def test_kafka_authenticates_every_listener_and_denies_by_default() -> None:
+    settings = _settings(kafka={"admin_user": "root-of-kafka"})
+    props = _properties(render_server_properties(settings, Path("/data/kraft")))
+    assert props["listener.security.protocol.map"] == "BROKER:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT"
+    assert props["inter.broker.listener.name"] == "BROKER"
+    assert props["listener.name.broker.sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
+    assert props["sasl.mechanism.inter.broker.protocol"] == "SCRAM-SHA-512"
+    assert props["authorizer.class.name"] == "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["super.users"] == "User:root-of-kafka"
+    # The controller's one PLAIN user is the admin: no other name can log in there.
+    controller_jaas = props["listener.name.controller.plain.sasl.jaas.config"]
+    assert re.findall(r"user_([\w.@-]+)=", controller_jaas) == ["root-of-kafka"]
+
+
+def test_kafka_config_holds_no_secret_values() -> None:
+    settings = _settings(kafka={"admin_password": "kafka-admin-secret-value"})
+    rendered = render_server_properties(settings, Path("/data/kraft"))
+    assert "kafka-admin-secret-value" not in rendered
+    assert "${env:LAKEHOUSE_KAFKA__ADMIN_PASSWORD}" in rendered
+    # The broker may read that one variable from its environment, no other.
+    assert "config.providers.env.param.allowlist.pattern=^LAKEHOUSE_KAFKA__ADMIN_PASSWORD$" in rendered

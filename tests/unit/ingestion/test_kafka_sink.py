@@ -61,7 +61,9 @@ def closed_port() -> int:
 
 
 def unreachable_kafka(**kafka: object) -> LakehouseSettings:
-    return load_settings(env_file=None, kafka={"port": closed_port(), **kafka})
+    return load_settings(
+        env_file=None, kafka={"port": closed_port(), "producer_password": "producer-password-0123", **kafka}
+    )
 
 
 @pytest.fixture(scope="module")
