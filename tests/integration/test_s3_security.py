@@ -151,6 +151,16 @@ def _with_descendants(pid: int) -> list[int]:
     return [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
 
 
+def _environ_and_argv(pid: int) -> tuple[str, bytes, str]:
+    """Name, environment and command line of a process (empty if it ended meanwhile: a driver
+    runs short-lived helpers)."""
+    try:
+        process = psutil.Process(pid)
+        return process.name(), _environ(pid), " ".join(process.cmdline())
+    except (psutil.NoSuchProcess, ProcessLookupError, FileNotFoundError):
+        return "", b"", ""
+
+
 def test_trino_gets_its_own_s3_secrets_and_never_root(
     launcher: Launcher, settings: LakehouseSettings
 ) -> None:
@@ -188,12 +198,25 @@ def test_the_spark_job_gets_its_own_s3_secret_and_never_root(settings: Lakehouse
     try:
         pid = job.pid()
         assert pid is not None
-        pids = _with_descendants(pid)
-        assert any("java" in psutil.Process(p).name() for p in pids), "no Spark JVM found"
-        root = settings.s3.root().secret().encode()
-        for p in pids:
-            assert root not in _environ(p)
-            assert all(root not in arg.encode() for arg in psutil.Process(p).cmdline())
-            assert settings.s3.identity("spark").secret() not in " ".join(psutil.Process(p).cmdline())
+        processes = [_environ_and_argv(p) for p in _with_descendants(pid)]
+        assert any("java" in name for name, _, _ in processes), "no Spark JVM found"
+        root, spark = settings.s3.root().secret(), settings.s3.identity("spark").secret()
+        for _, environ, argv in processes:
+            assert root.encode() not in environ
+            assert root not in argv and spark not in argv
     finally:
         job.stop(timeout=60)
+
+
+def test_no_s3_secret_is_in_any_log_or_rendered_config(settings: LakehouseSettings) -> None:
+    """After the tests above (a Spark job included): the stack's logs, configs and run files."""
+    s3 = settings.s3
+    values = [s3.root().secret(), *(s3.identity(e).secret() for e in (*ENGINES, "reader"))]  # type: ignore[arg-type]
+    files = [
+        path
+        for place in (settings.logs_dir, settings.conf_dir, settings.run_dir)
+        for path in place.rglob("*")
+        if path.is_file()
+    ]
+    assert any(path.name == "minio.log" for path in files) and any(p.name == "trino.log" for p in files)
+    assert not [str(path) for path in files for value in values if value.encode() in path.read_bytes()]
