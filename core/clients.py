@@ -21,19 +21,21 @@ if TYPE_CHECKING:
     from pyiceberg.catalog.sql import SqlCatalog
 
     from core.kafka_auth import KafkaIdentity
-    from core.settings import LakehouseSettings
+    from core.settings import LakehouseSettings, S3Identity
 
 
 def iceberg_properties(settings: LakehouseSettings) -> dict[str, str]:
-    """PyIceberg properties of the shared JDBC (SQL) catalog."""
+    """PyIceberg properties of the shared JDBC (SQL) catalog, signing S3 requests as our Python
+    code's own identity (``LAKEHOUSE_S3__ACCESS_KEY``), which may touch the warehouse bucket only."""
     s3 = settings.s3
+    identity = s3.identity("lakehouse")
     return {
         "uri": settings.postgres.sqlalchemy_url,
         "warehouse": s3.warehouse,
         "init_catalog_tables": "true",
         "s3.endpoint": s3.endpoint,
-        "s3.access-key-id": s3.access_key,
-        "s3.secret-access-key": s3.secret_key.get_secret_value(),
+        "s3.access-key-id": identity.access_key,
+        "s3.secret-access-key": identity.secret(),
         "s3.region": s3.region,
         "s3.force-virtual-addressing": "false",
     }
@@ -170,15 +172,17 @@ def trino_query(settings: LakehouseSettings, sql: str, schema: str | None = None
     raise AssertionError("unreachable: Retrying returns the rows or re-raises")
 
 
-def s3_client(settings: LakehouseSettings) -> Minio:
-    """An S3 client on the object store holding the warehouse bucket."""
+def s3_client(settings: LakehouseSettings, identity: S3Identity | None = None) -> Minio:
+    """An S3 client on the object store holding the warehouse bucket, signing as ``identity``
+    (default: our Python code's own, ``LAKEHOUSE_S3__ACCESS_KEY``)."""
     from minio import Minio
 
     s3 = settings.s3
+    identity = identity or s3.identity("lakehouse")
     return Minio(
         f"{s3.host}:{s3.port}",
-        access_key=s3.access_key,
-        secret_key=s3.secret_key.get_secret_value(),
+        access_key=identity.access_key,
+        secret_key=identity.secret(),
         secure=s3.scheme == "https",
         region=s3.region,
     )

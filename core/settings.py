@@ -21,6 +21,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.exceptions import ENV_PREFIX, ConfigError, FieldValueError
 from core.kafka_auth import KafkaAuthSettings
+from core.service_settings import (  # noqa: F401 - re-exported: importers use core.settings
+    ROOT_PASSWORD_VARIABLE,
+    S3Identity,
+    S3Settings,
+    ServiceSettings,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,14 +58,6 @@ def _default_cache_dir() -> Path:
 _NAME = r"^[a-z][a-z0-9_]*$"
 
 
-class ServiceSettings(BaseModel):
-    """What every service endpoint has in common."""
-
-    managed: bool = Field(True, description="Start this service locally; false = use an external one.")
-    host: str = "127.0.0.1"
-    port: int = Field(ge=1, le=65535)
-
-
 class PostgresSettings(ServiceSettings):
     """PostgreSQL holding the Iceberg JDBC catalog tables."""
 
@@ -80,26 +78,6 @@ class PostgresSettings(ServiceSettings):
     def jdbc_url(self) -> str:
         """URL for the JVM engines (Trino, Spark)."""
         return f"jdbc:postgresql://{self.host}:{self.port}/{self.database}"
-
-
-class S3Settings(ServiceSettings):
-    """S3-compatible object store (MinIO when managed) holding the warehouse bucket."""
-
-    port: int = Field(9000, ge=1, le=65535)
-    console_port: int = Field(9001, ge=1, le=65535)
-    scheme: Literal["http", "https"] = "http"
-    access_key: str = "lakehouse"
-    secret_key: SecretStr = SecretStr("")
-    region: str = "us-east-1"
-    bucket: str = "warehouse"
-
-    @property
-    def endpoint(self) -> str:
-        return f"{self.scheme}://{self.host}:{self.port}"
-
-    @property
-    def warehouse(self) -> str:
-        return f"s3://{self.bucket}/"
 
 
 class TrinoSettings(ServiceSettings):
@@ -380,6 +358,9 @@ class LakehouseSettings(BaseSettings):
                 )
 
         walk([], self)
+        # No child of ours (stream job, CLI run) needs MinIO's root: blank, not left out, so that
+        # the child does not read the .env's value either.
+        env[ROOT_PASSWORD_VARIABLE] = ""
         return env
 
 
@@ -390,9 +371,18 @@ def _short_key(length: int) -> str:
     )
 
 
-def load_settings(env_file: Path | None = DEFAULT_ENV_FILE, **overrides: object) -> LakehouseSettings:
-    """Load settings, turning validation errors into a ConfigError naming each field."""
+def load_settings(
+    env_file: Path | None = DEFAULT_ENV_FILE, *, storage_root: bool = False, **overrides: object
+) -> LakehouseSettings:
+    """Load settings, turning validation errors into a ConfigError naming each field.
+
+    MinIO's root password is kept only with ``storage_root`` (`lakehouse up`, which starts and
+    provisions MinIO): every other command forgets it as it loads.
+    """
     try:
-        return LakehouseSettings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+        settings = LakehouseSettings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
     except ValidationError as exc:
         raise ConfigError.from_validation(exc) from None
+    if not storage_root:
+        settings.s3 = settings.s3.model_copy(update={"root_password": SecretStr("")})
+    return settings

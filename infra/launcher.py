@@ -86,8 +86,14 @@ class Launcher:
             try:
                 for service in managed:
                     if service.process.is_running():
-                        self.console.print(f"{service.name}: already running (pid {service.process.pid()})")
-                        continue
+                        pid = service.process.pid()
+                        if not service.credentials_changed():
+                            self.console.print(f"{service.name}: already running (pid {pid})")
+                            continue
+                        # It reads them only at start: a password changed in .env takes effect now.
+                        self.console.print(f"{service.name}: credentials changed, restarting")
+                        service.stop()
+                        self._wait_ports_released(service)
                     check_ports(service)
                     service.start()
                     started.append(service)
@@ -155,7 +161,7 @@ class Launcher:
                     raise ServiceStartError(
                         service.name, "the process exited", service.process.log_file, service.process.tail()
                     )
-                return service.check()
+                return service.ready()
 
             retrying = Retrying(
                 stop=stop_after_delay(timeout),

@@ -46,7 +46,7 @@ def up() -> None:
     generated = ensure_local_secrets()
     if generated:
         out.print(f"generated local credentials in .env: {', '.join(generated)}")
-    settings = load_settings()
+    settings = load_settings(storage_root=True)  # MinIO's root: to start and provision it
     # Plain `dbt run` in dbt_project/ reads the profile and settings macro rendered here.
     write_dbt_settings(settings)
     began = time.monotonic()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import secrets
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +83,10 @@ class Service(ABC):
     def check(self) -> Health:
         """One health probe over a real connection."""
 
+    def ready(self) -> Health:
+        """Whether the service can be provisioned after a start (default: healthy)."""
+        return self.check()
+
     def provision(self) -> None:  # noqa: B027 - optional hook
         """Create what the lakehouse needs on the service (idempotent), once it is healthy."""
 
@@ -91,11 +98,44 @@ class Service(ABC):
         """Seconds to wait for health after a start."""
         return 60.0
 
+    def credentials(self) -> list[str]:
+        """The credentials the server reads only when it starts (none by default): when they
+        change in the settings, `lakehouse up` restarts the running server so they take effect."""
+        return []
+
+    @property
+    def _credentials_file(self) -> Path:
+        return self.settings.run_dir / f"{self.name}.credentials"
+
+    def record_credentials(self) -> None:
+        """Remember, as a salted slow hash (0600), which credentials the server was started with."""
+        salt = secrets.token_bytes(16)
+        self._credentials_file.unlink(missing_ok=True)
+        self._credentials_file.touch(mode=0o600)
+        self._credentials_file.write_text(f"{salt.hex()}:{_fingerprint(self.credentials(), salt)}\n")
+
+    def credentials_changed(self) -> bool:
+        """Whether the running server was started with other credentials than the settings hold
+        (or by a launcher that did not record them)."""
+        if not self.credentials():
+            return False
+        try:
+            salt, digest = self._credentials_file.read_text().strip().split(":")
+            return not hmac.compare_digest(digest, _fingerprint(self.credentials(), bytes.fromhex(salt)))
+        except (OSError, ValueError):
+            return True
+
     def _env_with(self, **extra: str) -> dict[str, str]:
         """The server's environment: ours without any lakehouse setting (a server gets only the
         secrets it needs, passed in ``extra``), plus ``extra``."""
         inherited = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
         return {**inherited, **extra}
+
+
+def _fingerprint(credentials: list[str], salt: bytes) -> str:
+    # Slow and salted: the file must not help guess a weak password chosen by hand.
+    joined = "\0".join(credentials).encode()
+    return hashlib.pbkdf2_hmac("sha256", joined, salt, 100_000).hex()
 
 
 def java_binary(settings: LakehouseSettings) -> Path:

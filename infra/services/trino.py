@@ -16,7 +16,7 @@ from pathlib import Path
 
 from core import clients
 from core.exceptions import ConfigError
-from core.settings import LakehouseSettings, TrinoSettings
+from core.settings import LakehouseSettings, S3Identity, TrinoSettings
 from infra.services.base import Health, Port, Service, java_binary
 from infra.tls import ensure_server_certificate
 
@@ -41,7 +41,6 @@ JVM_OPTIONS = (
 
 # Secrets reach Trino through its ${ENV:...} substitution, so no config file on disk holds them.
 _PG_PASSWORD_ENV = "LAKEHOUSE_POSTGRES__PASSWORD"  # noqa: S105 - a variable name, not a secret
-_S3_SECRET_ENV = "LAKEHOUSE_S3__SECRET_KEY"  # noqa: S105
 _SHARED_SECRET_ENV = "LAKEHOUSE_TRINO__SHARED_SECRET"  # noqa: S105
 # Trino's file authenticator checks PBKDF2WithHmacSHA1 hashes ("iterations:salt:hash", hex);
 # a login is verified once and then cached, so the cost is paid per session, not per request.
@@ -110,8 +109,16 @@ def access_rules(trino: TrinoSettings, analytics: str) -> dict[str, object]:
     }
 
 
+def s3_identity(settings: LakehouseSettings, read_only: bool) -> S3Identity:
+    """Whom a catalog signs S3 requests as: the writable one as Trino's engine identity, the
+    read-only one as the reader, so that the object store itself refuses a write through it
+    (should Trino's read-only check ever be bypassed) - it never needs to write."""
+    return settings.s3.identity("reader" if read_only else "trino")
+
+
 def _catalog_properties(settings: LakehouseSettings, read_only: bool) -> str:
     t, pg, s3 = settings.trino, settings.postgres, settings.s3
+    identity = s3_identity(settings, read_only)
     text = f"""\
 connector.name=iceberg
 iceberg.catalog.type=jdbc
@@ -130,8 +137,8 @@ fs.native-s3.enabled=true
 s3.endpoint={s3.endpoint}
 s3.region={s3.region}
 s3.path-style-access=true
-s3.aws-access-key={s3.access_key}
-s3.aws-secret-key=${{ENV:{_S3_SECRET_ENV}}}
+s3.aws-access-key={identity.access_key}
+s3.aws-secret-key=${{ENV:{identity.variable}}}
 """
     if read_only:
         text += "# Analysts' view of the same tables: every write and table procedure is refused.\n"
@@ -274,14 +281,27 @@ class TrinoService(Service):
             str(home / "lib" / "*"),
             "io.trino.server.TrinoServer",
         ]
-        env = self._env_with(
-            **{
-                _PG_PASSWORD_ENV: self.settings.postgres.password.get_secret_value(),
-                _S3_SECRET_ENV: self.settings.s3.secret_key.get_secret_value(),
-                _SHARED_SECRET_ENV: self.endpoint.shared_secret.get_secret_value(),
-            }
-        )
+        env = self._env_with(**self._secrets())
         self.process.start(argv, env=env, cwd=home)
+        self.record_credentials()
+
+    def _secrets(self) -> dict[str, str]:
+        """What Trino reads through ${ENV:...}: the catalog's PostgreSQL password, the S3 secrets
+        of its two catalogs' identities (never MinIO's root) and the nodes' shared secret."""
+        identities = [s3_identity(self.settings, read_only) for read_only in (False, True)]
+        s3 = {identity.variable: identity.secret() for identity in identities}
+        return {
+            _PG_PASSWORD_ENV: self.settings.postgres.password.get_secret_value(),
+            **s3,
+            _SHARED_SECRET_ENV: self.endpoint.shared_secret.get_secret_value(),
+        }
+
+    def credentials(self) -> list[str]:
+        """Trino reads its secrets, S3 keys and password hashes at start: a change needs a restart."""
+        keys = [s3_identity(self.settings, read_only).access_key for read_only in (False, True)]
+        users = self.endpoint.identities()
+        passwords = [password.get_secret_value() for password in users.values()]
+        return [*self._secrets().values(), *keys, *users, *passwords]
 
     def check(self) -> Health:
         catalog = self.endpoint.catalog

@@ -38,12 +38,15 @@ def catalog_conf(settings: LakehouseSettings) -> dict[str, str]:
 
 
 def secret_conf(settings: LakehouseSettings) -> dict[str, str]:
-    """The catalog's credentials: set on the running session, never on the command line."""
+    """The catalog's credentials: set on the running session, never on the command line. Spark
+    signs S3 requests as its own identity (``LAKEHOUSE_S3__SPARK_ACCESS_KEY``), which may touch
+    the warehouse bucket only."""
     prefix = f"spark.sql.catalog.{settings.catalog.name}"
+    s3 = settings.s3.identity("spark")
     return {
         f"{prefix}.jdbc.password": settings.postgres.password.get_secret_value(),
-        f"{prefix}.s3.access-key-id": settings.s3.access_key,
-        f"{prefix}.s3.secret-access-key": settings.s3.secret_key.get_secret_value(),
+        f"{prefix}.s3.access-key-id": s3.access_key,
+        f"{prefix}.s3.secret-access-key": s3.secret(),
     }
 
 

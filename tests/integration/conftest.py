@@ -32,7 +32,15 @@ def make_test_settings(home: Path) -> LakehouseSettings:
         _env_file=None,
         home=home,
         postgres={"port": pg, "password": secrets.token_urlsafe(16)},
-        s3={"port": s3, "console_port": console, "secret_key": secrets.token_urlsafe(24)},
+        s3={
+            "port": s3,
+            "console_port": console,
+            "secret_key": secrets.token_urlsafe(24),
+            "trino_secret_key": secrets.token_urlsafe(24),
+            "spark_secret_key": secrets.token_urlsafe(24),
+            "reader_secret_key": secrets.token_urlsafe(24),
+            "root_password": secrets.token_urlsafe(24),
+        },
         # Maintenance tests expire every snapshot at once: no retention floor on the test stack.
         trino={
             "port": trino,

@@ -98,6 +98,7 @@ def test_generate_into_iceberg_with_the_catalog_down_exits_7_in_one_line(no_kafk
     result = run_cli(
         "generate", "--days", "1", "--subscribers", "300", "--rows", "500", "--namespace", "unit_down",
         LAKEHOUSE_POSTGRES__PORT=port, LAKEHOUSE_POSTGRES__PASSWORD="x",
+        LAKEHOUSE_S3__SECRET_KEY="unit-test-s3-secret",  # set, or it stops before connecting
     )  # fmt: skip
     assert result.returncode == 7, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]

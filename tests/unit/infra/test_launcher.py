@@ -156,3 +156,34 @@ def test_restart_waits_for_a_crashed_servers_port_to_be_released(settings: Lakeh
         finally:
             release.cancel()
             launcher.down()
+
+
+class SecretService(ScriptService):
+    """A 'server' that, like MinIO or Trino, reads a secret only when it starts."""
+
+    secret = "first-secret"
+
+    def credentials(self) -> list[str]:
+        return [self.secret]
+
+    def start(self) -> None:
+        super().start()
+        self.record_credentials()
+
+
+def test_up_restarts_a_running_server_only_when_its_start_time_credentials_changed(
+    settings: LakehouseSettings,
+) -> None:
+    service = SecretService(settings, "vault", HEALTHY, free_port())
+    launcher = Launcher(settings, services=[service])
+    try:
+        (first,) = launcher.up()
+        assert "first-secret" not in (settings.run_dir / "vault.credentials").read_text()
+        assert oct((settings.run_dir / "vault.credentials").stat().st_mode & 0o777) == "0o600"
+        assert launcher.up()[0].pid == first.pid  # unchanged: left running
+        service.secret = "rotated-secret"  # as after an edit of .env
+        (second,) = launcher.up()
+        assert second.pid != first.pid and second.health.ok
+        assert not service.credentials_changed()
+    finally:
+        launcher.down()

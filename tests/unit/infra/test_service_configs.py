@@ -12,11 +12,18 @@ from infra.services.trino import access_rules, node_properties, render_config
 ETC, PEM = Path("/etc/trino"), Path("/tls/trino.pem")
 
 
-def _settings(**overrides: object) -> LakehouseSettings:
+def _settings(s3: dict[str, object] | None = None, **overrides: object) -> LakehouseSettings:
     return LakehouseSettings(
         _env_file=None,
         postgres={"password": "pg-secret-value", "port": 15433},
-        s3={"secret_key": "s3-secret-value", "port": 19000},
+        s3=s3
+        or {
+            "secret_key": "s3-secret-value",
+            "trino_secret_key": "s3-trino-secret-value",
+            "reader_secret_key": "s3-reader-secret-value",
+            "root_password": "s3-root-secret-value",
+            "port": 19000,
+        },
         **overrides,
     )
 
@@ -35,11 +42,33 @@ def test_trino_config_holds_no_secret_values() -> None:
         render_config(_settings(trino={"password": "trino-secret-value"}), ETC, PEM).values()
     )
     assert "pg-secret-value" not in rendered
-    assert "s3-secret-value" not in rendered
-    assert "trino-secret-value" not in rendered
+    assert "secret-value" not in rendered
     assert "internal-communication.shared-secret=${ENV:LAKEHOUSE_TRINO__SHARED_SECRET}" in rendered
     assert "${ENV:LAKEHOUSE_POSTGRES__PASSWORD}" in rendered
-    assert "${ENV:LAKEHOUSE_S3__SECRET_KEY}" in rendered
+
+
+def test_each_trino_catalog_signs_s3_requests_as_its_own_identity_never_root() -> None:
+    files = render_config(_settings(), ETC, PEM)
+    writable, read_only = files["catalog/iceberg.properties"], files["catalog/iceberg_readonly.properties"]
+    assert "s3.aws-access-key=lakehouse-trino\n" in writable
+    assert "s3.aws-secret-key=${ENV:LAKEHOUSE_S3__TRINO_SECRET_KEY}" in writable
+    # The read-only catalog never writes: the reader identity makes the object store refuse it too.
+    assert "s3.aws-access-key=lakehouse-reader\n" in read_only
+    assert "s3.aws-secret-key=${ENV:LAKEHOUSE_S3__READER_SECRET_KEY}" in read_only
+    rendered = "\n".join(files.values())
+    assert "lakehouse-root" not in rendered
+    assert "ROOT_PASSWORD" not in rendered
+
+
+def test_trino_with_an_external_s3_uses_the_common_key_unless_given_its_own() -> None:
+    s3 = {"managed": False, "access_key": "team-key", "secret_key": "team-secret-value"}
+    catalog = render_config(_settings(s3=s3), ETC, PEM)["catalog/iceberg.properties"]
+    assert "s3.aws-access-key=team-key\n" in catalog
+    assert "s3.aws-secret-key=${ENV:LAKEHOUSE_S3__SECRET_KEY}" in catalog
+    own = {**s3, "trino_access_key": "trino-key", "trino_secret_key": "trino-secret-value"}
+    catalog = render_config(_settings(s3=own), ETC, PEM)["catalog/iceberg.properties"]
+    assert "s3.aws-access-key=trino-key\n" in catalog
+    assert "s3.aws-secret-key=${ENV:LAKEHOUSE_S3__TRINO_SECRET_KEY}" in catalog
 
 
 def test_trino_binds_the_configured_host_and_sizes_memory_below_heap() -> None:
