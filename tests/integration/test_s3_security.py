@@ -22,6 +22,7 @@ from app.stream_control import start_job
 from core import clients
 from core.service_settings import S3Identity
 from core.settings import LakehouseSettings
+from infra import kafka_access
 from infra.launcher import Launcher
 from infra.process import ManagedProcess
 from infra.services.minio import MinioService
@@ -181,10 +182,11 @@ def test_trino_gets_its_own_s3_secrets_and_never_root(
 
 def test_the_spark_job_gets_its_own_s3_secret_and_never_root(settings: LakehouseSettings) -> None:
     topic = unique("it.s3sec")
-    admin = AdminClient(clients.kafka_config(settings))  # kept alive: its futures need the handle
+    admin = AdminClient(clients.kafka_config(settings, "admin"))  # kept alive: its futures need it
     admin.create_topics([NewTopic(topic, num_partitions=settings.kafka.partitions, replication_factor=1)])[
         topic
     ].result(30)
+    kafka_access.grant_topic(settings, topic)  # the job reads it as the stream identity
     # Its own namespaces: the job creates its tables, the other tests' stay as they are.
     own = settings.model_copy(
         update={
