@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from app.pseudonym_key import install_pseudonym_key
 from core import clients
 from core.exceptions import TransformError
+from core.private_files import write_private
 from core.settings import PROJECT_ROOT, LakehouseSettings
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -84,22 +84,6 @@ def render_settings_macro(settings: LakehouseSettings) -> str:
     )
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Replace ``path`` atomically with ``text``, readable by the owner only (0600)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() and path.read_text(encoding="utf-8") == text:
-        path.chmod(0o600)
-        return
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
 def write_dbt_settings(settings: LakehouseSettings, project_dir: Path = DBT_PROJECT_DIR) -> list[Path]:
     """Render profiles.yml and the settings macro into the dbt project (git-ignored, 0600).
 
@@ -111,7 +95,7 @@ def write_dbt_settings(settings: LakehouseSettings, project_dir: Path = DBT_PROJ
         project_dir / SETTINGS_MACRO_FILE: render_settings_macro(settings),
     }
     for path, text in files.items():
-        _write_private(path, text)
+        write_private(path, text)
     return list(files)
 
 

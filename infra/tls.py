@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+
+from core.private_files import write_private
 
 CA_VALIDITY = dt.timedelta(days=3650)
 SERVER_VALIDITY = dt.timedelta(days=397)  # the longest browsers accept for a leaf certificate
@@ -31,17 +32,6 @@ class ServerCertificate:
 
     ca_certificate: Path  # what clients trust
     key_and_certificate: Path  # PEM: private key, then certificate chain (Trino's PEM keystore)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically, created 0600 (no moment where others can read it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    tmp.replace(path)
 
 
 def _new_key() -> rsa.RSAPrivateKey:
@@ -92,7 +82,7 @@ def ensure_ca(tls_dir: Path) -> tuple[x509.Certificate, rsa.RSAPrivateKey]:
         )
         .sign(key, hashes.SHA256())
     )
-    _write_private(key_path, _pem_key(key))
+    write_private(key_path, _pem_key(key))
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return cert, key
 
@@ -114,7 +104,7 @@ def _still_good(path: Path, ca: x509.Certificate, hosts: list[str]) -> bool:
     cert = x509.load_pem_x509_certificate(path.read_bytes())
     try:
         cert.verify_directly_issued_by(ca)
-    except (ValueError, TypeError, Exception):  # noqa: BLE001 - any failure: issue a new one
+    except Exception:  # noqa: BLE001 - any failure (other CA, bad signature): issue a new one
         return False
     sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     fresh = cert.not_valid_after_utc - dt.datetime.now(dt.UTC) > RENEW_BEFORE
@@ -144,5 +134,5 @@ def ensure_server_certificate(tls_dir: Path, service: str, hosts: list[str]) -> 
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    _write_private(pem, _pem_key(key) + cert.public_bytes(serialization.Encoding.PEM))
+    write_private(pem, _pem_key(key) + cert.public_bytes(serialization.Encoding.PEM))
     return result

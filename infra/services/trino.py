@@ -16,6 +16,7 @@ from pathlib import Path
 
 from core import clients
 from core.exceptions import ConfigError
+from core.private_files import write_private
 from core.settings import LakehouseSettings, S3Identity, TrinoSettings
 from infra.services.base import Health, Port, Service, java_binary
 from infra.tls import ensure_server_certificate
@@ -260,10 +261,7 @@ class TrinoService(Service):
             )
             + "\n"
         )
-        password_db = etc / "password.db"
-        password_db.unlink(missing_ok=True)
-        password_db.touch(mode=0o600)
-        password_db.write_text(passwords)
+        write_private(etc / "password.db", passwords)
         jvm = (etc / "jvm.config").read_text().split()
         home = self.artifacts.trino_home()
         node = node_properties(self.settings, self.data_dir, self._node_id())
