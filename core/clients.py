@@ -150,8 +150,12 @@ def _transient_trino_failure(error: BaseException) -> bool:
     )
 
 
-def trino_query(settings: LakehouseSettings, sql: str, schema: str | None = None) -> list[list[Any]]:
-    """Run one statement on Trino and return all rows (retried only on a transient failure)."""
+def trino_query(
+    settings: LakehouseSettings, sql: str, schema: str | None = None, **identity: Any
+) -> list[list[Any]]:
+    """Run one statement on Trino and return all rows (retried only on a transient failure);
+    as the engineer unless ``identity`` (user, password, catalog of ``trino_connection``) says
+    otherwise."""
     from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
 
     # 20 s outlasts the scheduler's memoised node map; a stale connection passes on the next try.
@@ -162,7 +166,7 @@ def trino_query(settings: LakehouseSettings, sql: str, schema: str | None = None
         reraise=True,
     ):
         with attempt:
-            conn = trino_connection(settings, schema)
+            conn = trino_connection(settings, schema, **identity)
             try:
                 cur = conn.cursor()
                 cur.execute(sql)

@@ -19,16 +19,6 @@ from core.settings import LakehouseSettings
 from tests.integration.conftest import unique
 
 
-def run(settings: LakehouseSettings, sql: str, **identity: object) -> list[list[object]]:
-    conn = clients.trino_connection(settings, **identity)  # type: ignore[arg-type]
-    try:
-        cur = conn.cursor()
-        cur.execute(sql)
-        return cur.fetchall()
-    finally:
-        conn.close()
-
-
 @pytest.fixture(scope="module")
 def names(settings: LakehouseSettings) -> dict[str, str]:
     """Tables of every kind, named uniquely for this run."""
@@ -52,7 +42,7 @@ def names(settings: LakehouseSettings) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def as_analyst(settings: LakehouseSettings) -> Callable[[str], list[list[object]]]:
     t = settings.trino
-    return lambda sql: run(
+    return lambda sql: clients.trino_query(
         settings, sql, user=t.analyst_user, password=t.analyst_password, catalog=t.readonly_catalog
     )
 
@@ -113,7 +103,7 @@ def test_monitoring_reads_metrics_and_no_data(settings: LakehouseSettings, names
     assert analyst.status_code == 403
     for catalog in (t.catalog, t.readonly_catalog):
         denied(
-            lambda c=catalog: run(
+            lambda c=catalog: clients.trino_query(
                 settings,
                 f"SELECT * FROM {names['published']}",
                 user=t.monitoring_user,
@@ -132,9 +122,10 @@ def test_no_password_a_wrong_one_or_plain_http_is_refused(settings: LakehouseSet
     anonymous = https.post(statement, data="SELECT 1", headers={"X-Trino-User": t.user}, timeout=30)
     assert anonymous.status_code == 401
     with pytest.raises(trino.exceptions.HttpError, match="401"):
-        run(settings, "SELECT 1", password=SecretStr("not-the-password-at-all"))
+        clients.trino_query(settings, "SELECT 1", password=SecretStr("not-the-password-at-all"))
     with pytest.raises(trino.exceptions.HttpError, match="401"):
-        run(settings, "SELECT 1", user=t.analyst_user, password=t.password)  # another user's password
+        # Another user's password.
+        clients.trino_query(settings, "SELECT 1", user=t.analyst_user, password=t.password)
     # The node-to-node HTTP port refuses user logins, with or without a password.
     internal = f"http://{t.host}:{t.internal_port}/v1/statement"
     for auth in (None, (t.user, t.password.get_secret_value())):
@@ -145,7 +136,7 @@ def test_no_password_a_wrong_one_or_plain_http_is_refused(settings: LakehouseSet
     # TLS is verified: a client trusting only the system CAs refuses our certificate.
     with pytest.raises(requests.exceptions.SSLError):
         requests.get(f"{t.url}/v1/info", verify=True, timeout=30)
-    assert run(settings, "SELECT current_user") == [[t.user]]
+    assert clients.trino_query(settings, "SELECT current_user") == [[t.user]]
 
 
 def test_an_external_trino_is_reached_with_its_own_ca_and_users(settings: LakehouseSettings) -> None:
