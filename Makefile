@@ -72,9 +72,14 @@ lock-kafka: ## Re-resolve the Kafka broker classpath (needs Maven) and print pin
 	  | awk -F: '/:jar:/ {gsub(/^ +/, "", $$1); cmd="sha256sum " $$6; cmd | getline s; close(cmd); split(s, h, " "); \
 	    printf "  { coordinate = \"%s:%s:jar:%s\", sha256 = \"%s\" },\n", $$1, $$2, $$4, h[1]}' | sort
 
+lock-superset: install ## Re-resolve Superset's own environment (infra/superset/requirements.in -> requirements.txt)
+	@cd infra/superset && UV_CACHE_DIR=$${LAKEHOUSE_CACHE_DIR:-$${XDG_CACHE_HOME:-$$HOME/.cache}/cdr-lakehouse}/uv \
+	  $$($(CURDIR)/$(BIN)/python -c 'from infra.superset_venv import uv_binary; from core.settings import load_settings; print(uv_binary(load_settings().cache_dir))') \
+	  pip compile requirements.in --quiet --generate-hashes --python-version 3.11 --no-header -o requirements.txt
+
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} \
 	  /^##@/ {printf "\n%s\n", substr($$0, 5)} \
 	  /^[a-zA-Z_-]+:.*##/ {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-.PHONY: up down status logs clean generate pipeline stream stream-stop maintain dbt install test test-unit bench lint fmt lock-kafka help
+.PHONY: up down status logs clean generate pipeline stream stream-stop maintain dbt install test test-unit bench lint fmt lock-kafka lock-superset help

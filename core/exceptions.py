@@ -124,3 +124,9 @@ class PublicationError(LakehouseError):
     """The published state of the layers cannot be restored (e.g. its snapshot was expired)."""
 
     exit_code = 12
+
+
+class DashboardsError(LakehouseError):
+    """Importing or exporting the dashboards bundle failed (the message names the file)."""
+
+    exit_code = 13

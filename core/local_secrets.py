@@ -27,6 +27,11 @@ GENERATED_SECRETS = {
     "LAKEHOUSE_KAFKA__ADMIN_PASSWORD": 24,
     "LAKEHOUSE_KAFKA__PRODUCER_PASSWORD": 24,
     "LAKEHOUSE_KAFKA__STREAM_PASSWORD": 24,
+    # Superset: its admin login, the key that signs sessions and encrypts the stored Trino
+    # password, and its metadata database role.
+    "LAKEHOUSE_SUPERSET__ADMIN_PASSWORD": 24,
+    "LAKEHOUSE_SUPERSET__SECRET_KEY": 48,
+    "LAKEHOUSE_SUPERSET__DB_PASSWORD": 24,
 }
 
 

@@ -27,6 +27,7 @@ from core.service_settings import (  # noqa: F401 - re-exported: importers use c
     S3Settings,
     ServiceSettings,
 )
+from core.superset_settings import SupersetSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -263,6 +264,7 @@ class LakehouseSettings(BaseSettings):
     s3: S3Settings = S3Settings()
     trino: TrinoSettings = TrinoSettings()
     kafka: KafkaSettings = KafkaSettings()
+    superset: SupersetSettings = SupersetSettings()
     catalog: CatalogSettings = CatalogSettings()
     artifacts: ArtifactSettings = ArtifactSettings()
     stream: StreamSettings = StreamSettings()

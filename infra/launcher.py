@@ -83,8 +83,28 @@ class Launcher:
                 with self.console.status(f"installing {service.name} (cached after the first time)"):
                     service.install()
             started: list[Service] = []
+            ready: set[str] = set()
+
+            def make_ready(service: Service) -> None:
+                if service.name in ready:
+                    return
+                began = time.monotonic()
+                self._wait_healthy(service)
+                service.provision()
+                ready.add(service.name)
+                verb = "started" if service in started else "ready"
+                self.console.print(
+                    f"{service.name}: {verb} in {time.monotonic() - began:.1f}s — {service.url()}"
+                )
+
             try:
-                for service in managed:
+                for service in self.services:
+                    # Servers start side by side, except one that needs another provisioned
+                    # first (Superset runs its schema migrations in PostgreSQL as it starts).
+                    for name in service.after:
+                        make_ready(self.service(name))
+                    if not service.managed:
+                        continue
                     if service.process.is_running():
                         pid = service.process.pid()
                         if not service.credentials_changed():
@@ -98,13 +118,7 @@ class Launcher:
                     service.start()
                     started.append(service)
                 for service in self.services:
-                    began = time.monotonic()
-                    self._wait_healthy(service)
-                    service.provision()
-                    verb = "started" if service in started else "ready"
-                    self.console.print(
-                        f"{service.name}: {verb} in {time.monotonic() - began:.1f}s — {service.url()}"
-                    )
+                    make_ready(service)
             except BaseException:
                 # Leave nothing half-started: stop exactly what this run started.
                 for service in reversed(started):

@@ -8,10 +8,18 @@ from infra.services.base import Health, Port, Service
 from infra.services.kafka import KafkaService
 from infra.services.minio import MinioService
 from infra.services.postgres import PostgresService
+from infra.services.superset import SupersetService
 from infra.services.trino import TrinoService
 
-# Dependency order: the catalog database and the object store before Trino; Kafka stands alone.
-SERVICE_TYPES: tuple[type[Service], ...] = (PostgresService, MinioService, TrinoService, KafkaService)
+# Dependency order: the catalog database and the object store before Trino; Kafka stands alone;
+# Superset last (it waits for PostgreSQL, and starting it takes the longest).
+SERVICE_TYPES: tuple[type[Service], ...] = (
+    PostgresService,
+    MinioService,
+    TrinoService,
+    KafkaService,
+    SupersetService,
+)
 SERVICE_NAMES = tuple(t.name for t in SERVICE_TYPES)
 
 

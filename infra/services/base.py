@@ -37,6 +37,8 @@ class Service(ABC):
     """A server of the stack: installed, started and probed by the launcher when managed."""
 
     name: ClassVar[str]
+    # Services that must be healthy and provisioned before this one starts (by name).
+    after: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, settings: LakehouseSettings, artifacts: ArtifactCache) -> None:
         self.settings = settings

@@ -12,6 +12,8 @@ import shutil
 import signal
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from core import clients
 from core.exceptions import PrerequisiteError, ServiceStartError
 from core.settings import PostgresSettings
@@ -162,27 +164,35 @@ class PostgresService(Service):
 
     def provision(self) -> None:
         if self.managed:
-            sql = _PROVISION_SQL.format(
-                role=_psql_literal(self.endpoint.user),
-                password=_psql_literal(self.endpoint.password.get_secret_value()),
-                database=_psql_literal(self.endpoint.database),
-            )
-            result = run_checked(
-                [
-                    str(self.bin_dir() / "psql"),
-                    "-h", str(self.socket_dir),
-                    "-p", str(self.endpoint.port),
-                    "-U", self.superuser,
-                    "-d", "postgres",
-                    "-q", "-X",
-                ],
-                user=self.run_user,
-                input_text=sql,
-            )  # fmt: skip
-            if result.returncode != 0:
-                raise ServiceStartError(self.name, f"creating the catalog role failed: {result.stderr}")
+            self.ensure_database(self.endpoint.user, self.endpoint.password, self.endpoint.database)
         # The Trino JDBC catalog expects its tables to exist; PyIceberg creates them (V1 schema).
         clients.iceberg_catalog(self.settings)
+
+    def ensure_database(self, role: str, password: SecretStr, database: str) -> None:
+        """Create (or update) a login role that is no superuser, and a database it owns.
+
+        Idempotent; the password is set on every call, so a changed one takes effect. Each
+        component with a database of its own (the Iceberg catalog, Superset) gets its own role.
+        """
+        sql = _PROVISION_SQL.format(
+            role=_psql_literal(role),
+            password=_psql_literal(password.get_secret_value()),
+            database=_psql_literal(database),
+        )
+        result = run_checked(
+            [
+                str(self.bin_dir() / "psql"),
+                "-h", str(self.socket_dir),
+                "-p", str(self.endpoint.port),
+                "-U", self.superuser,
+                "-d", "postgres",
+                "-q", "-X",
+            ],
+            user=self.run_user,
+            input_text=sql,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise ServiceStartError(self.name, f"creating the role {role!r} failed: {result.stderr}")
 
     def stop(self) -> bool:
         # SIGINT is PostgreSQL's "fast" shutdown: abort sessions, checkpoint, exit cleanly.
