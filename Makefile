@@ -39,6 +39,12 @@ stream-stop: install ## Stop the live producer and the streaming job
 maintain: up ## Compact small files, expire snapshots, remove orphan files (raw and stream tables)
 	@$(LAKEHOUSE) maintain
 
+dashboards: up ## Import dashboards/bundle/ into Superset (make up does it too; overwrites what it defines)
+	@$(LAKEHOUSE) dashboards import
+
+dashboards-export: install ## Write the dashboards as edited in Superset's UI back into dashboards/bundle/ (YAML)
+	@$(LAKEHOUSE) dashboards export
+
 dbt: install ## Run dbt with the lakehouse settings: make dbt ARGS="test --select clean"
 	@$(LAKEHOUSE) dbt $(ARGS)
 
@@ -82,4 +88,4 @@ help: ## Show this help
 	  /^##@/ {printf "\n%s\n", substr($$0, 5)} \
 	  /^[a-zA-Z_-]+:.*##/ {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-.PHONY: up down status logs clean generate pipeline stream stream-stop maintain dbt install test test-unit bench lint fmt lock-kafka lock-superset help
+.PHONY: up down status logs clean generate pipeline stream stream-stop maintain dashboards dashboards-export dbt install test test-unit bench lint fmt lock-kafka lock-superset help

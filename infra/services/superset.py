@@ -151,7 +151,7 @@ class SupersetService(Service):
         return Health(body == "OK", f"web UI {body}")
 
     def provision(self) -> None:
-        if self.managed and BUNDLE_DIR.is_dir():
+        if self.managed and (BUNDLE_DIR / "metadata.yaml").is_file():
             self.import_dashboards()
 
     # -- dashboards as code ----------------------------------------------------------------------
@@ -171,6 +171,8 @@ class SupersetService(Service):
                 "Superset is external (LAKEHOUSE_SUPERSET__MANAGED=false): import dashboards/bundle "
                 "there with its own tools (Settings > Import, or `superset import-dashboards`)"
             )
+        if verb == "import" and not (bundle / "metadata.yaml").is_file():
+            raise DashboardsError(f"{bundle}: not a dashboards bundle (it has no metadata.yaml)")
         result = run_checked(
             [str(self.environment.python), str(ASSETS_SCRIPT), verb, str(bundle)], env=self._assets_env()
         )

@@ -27,7 +27,7 @@ def _distinct_free_ports(count: int) -> list[int]:
 
 
 def make_test_settings(home: Path) -> LakehouseSettings:
-    pg, s3, console, trino, trino_internal, kafka, controller = _distinct_free_ports(7)
+    pg, s3, console, trino, trino_internal, kafka, controller, superset = _distinct_free_ports(8)
     return LakehouseSettings(
         _env_file=None,
         home=home,
@@ -58,6 +58,12 @@ def make_test_settings(home: Path) -> LakehouseSettings:
             "controller_port": controller,
             "heap": "384M",
             **{f"{identity}_password": secrets.token_urlsafe(24) for identity in KAFKA_IDENTITIES},
+        },
+        superset={
+            "port": superset,
+            "admin_password": secrets.token_urlsafe(18),
+            "secret_key": secrets.token_urlsafe(36),
+            "db_password": secrets.token_urlsafe(18),
         },
         pseudonym_key=secrets.token_urlsafe(24),
     )
