@@ -34,6 +34,8 @@ SELECT format('ALTER ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASS
               :'role_name', :'role_password') \\gexec
 SELECT format('CREATE DATABASE %I OWNER %I', :'db_name', :'role_name')
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db_name') \\gexec
+-- PostgreSQL lets every role connect to a new database: only its owner may (one role per component).
+SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', :'db_name') \\gexec
 """
 
 

@@ -114,8 +114,6 @@ class SupersetService(Service):
             self._setup("superset db upgrade", [superset, "db", "upgrade"], env)
             self._setup("superset init", [superset, "init"], env)
             migrated.touch()
-        admin_env = {**env, "SUPERSET_ADMIN_PASSWORD": s.admin_password.get_secret_value()}
-        self._setup("admin user", [str(self.environment.python), str(ENSURE_ADMIN)], admin_env)
         self.process.start(
             [
                 str(self.environment.bin("gunicorn")),
@@ -131,6 +129,14 @@ class SupersetService(Service):
             env=env,
             cwd=self.data_dir,
         )  # fmt: skip
+        # .env is the source of truth for the admin's password (also after a change in the UI).
+        # Set while gunicorn boots: both spend their time creating the app, one per core.
+        admin_env = {**env, "SUPERSET_ADMIN_PASSWORD": s.admin_password.get_secret_value()}
+        try:
+            self._setup("admin user", [str(self.environment.python), str(ENSURE_ADMIN)], admin_env)
+        except BaseException:
+            self.stop()  # not yet the launcher's to stop: start() has not returned
+            raise
         self.record_credentials()
 
     def credentials(self) -> list[str]:
