@@ -129,4 +129,4 @@ class PublicationError(LakehouseError):
 class DashboardsError(LakehouseError):
     """Importing or exporting the dashboards bundle failed (the message names the file)."""
 
-    exit_code = 13
+    exit_code = 14
