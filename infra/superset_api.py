@@ -32,7 +32,9 @@ class ChartResult:
 class SupersetClient:
     """A logged-in session with Superset's API (bearer token; CSRF for writes)."""
 
-    def __init__(self, superset: SupersetSettings, user: str | None = None, password: str | None = None) -> None:
+    def __init__(
+        self, superset: SupersetSettings, user: str | None = None, password: str | None = None
+    ) -> None:
         self.base = superset.url
         self.session = requests.Session()
         self.session.trust_env = False  # loopback: no proxy from the environment
@@ -47,7 +49,9 @@ class SupersetClient:
         except requests.ConnectionError as exc:
             raise ServiceUnavailableError(f"Superset at {self.base} is not reachable: {exc}") from None
         if response.status_code != 200:
-            raise ServiceUnavailableError(f"Superset login as {body['username']!r} refused: {response.status_code}")
+            raise ServiceUnavailableError(
+                f"Superset login as {body['username']!r} refused: {response.status_code}"
+            )
         self.session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
 
     def get(self, path: str, **params: Any) -> Any:
