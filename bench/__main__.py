@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bench import dbt_bench, stream_bench
+from bench import dashboards_bench, dbt_bench, stream_bench
 from bench.baseline import naive_events
 from core import clients
 from core.settings import PROJECT_ROOT, load_settings
@@ -64,6 +64,8 @@ def cpu_model() -> str:
 
 
 def main() -> int:
+    if os.environ.get("BENCH_ONLY") == "dashboards":
+        return dashboards_only()
     rows: list[tuple[str, float, str, str]] = []
 
     def record(name: str, seconds: float, count: int, target: float | None) -> float:
@@ -107,10 +109,16 @@ def main() -> int:
     )
     dbt_bench.drop_bench_schemas(settings)
 
+    print("dashboards, in headless Chromium:", flush=True)
+    dashboards = dashboards_bench.run(settings)
+    queries = dashboards_bench.chart_queries(settings)
+
     dbt_results = []
     for size in (int(v) for v in os.environ.get("BENCH_DBT_EVENTS", "1000000").split()):
         print(f"dbt on Trino, {size:,} events:", flush=True)
-        result = dbt_bench.run(settings, size)
+        result = dbt_bench.run(settings, size, chart_queries=queries)
+        for name, seconds in result.chart_query_p95_s.items():
+            dashboards.query_p95_s.setdefault(name, {})[f"{result.events:,} events"] = seconds
         dbt_results.append(result)
         print(f"  full build {result.full_build_s:.1f} s, incremental {result.incremental_s:.1f} s "
               f"({result.ratio:.0%}), dashboard p95 {result.overall_p95_s:.2f} s", flush=True)  # fmt: skip
@@ -119,7 +127,31 @@ def main() -> int:
     streaming = stream_bench.run(settings)
     dbt_bench.drop_bench_schemas(settings)
 
-    _write_report(rows, arrow / baseline, dbt_results, streaming)
+    _write_report(rows, arrow / baseline, dbt_results, streaming, dashboards)
+    return 0
+
+
+def dashboards_only() -> int:
+    """`make bench BENCH_ONLY=dashboards`: only the dashboards' section of BENCHMARKS.md is
+    measured again (on the published marts; set BENCH_DBT_EVENTS to also time the charts' SQL on
+    marts of that size)."""
+    settings = load_settings()
+    print("dashboards, in headless Chromium:", flush=True)
+    dashboards = dashboards_bench.run(settings)
+    queries = dashboards_bench.chart_queries(settings)
+    for size in (int(v) for v in os.environ.get("BENCH_DBT_EVENTS", "").split()):
+        print(f"dbt on Trino, {size:,} events (for the charts' SQL):", flush=True)
+        result = dbt_bench.run(settings, size, chart_queries=queries)
+        for name, seconds in result.chart_query_p95_s.items():
+            dashboards.query_p95_s.setdefault(name, {})[f"{result.events:,} events"] = seconds
+    text = REPORT.read_text() if REPORT.exists() else "# Benchmarks\n"
+    heading = "## Dashboards"
+    if heading in text:  # replace that section (up to the next one), keep the others
+        before, _, after = text.partition(heading)
+        rest = after.split("\n## ", 1)
+        text = before + ("## " + rest[1] if len(rest) > 1 else "")
+    REPORT.write_text(text.rstrip("\n") + "\n\n" + "\n".join(dashboards_bench.report(dashboards)))
+    print(f"\nwrote the dashboards section of {REPORT}")
     return 0
 
 
@@ -155,6 +187,7 @@ def _write_report(
     ratio: float,
     dbt_results: list[dbt_bench.DbtBenchResult],
     streaming: stream_bench.StreamBenchResult,
+    dashboards: dashboards_bench.DashboardBenchResult,
 ) -> None:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=PROJECT_ROOT
@@ -194,6 +227,7 @@ def _write_report(
         ),
         "",
         *_stream_section(streaming),
+        *dashboards_bench.report(dashboards),
     ]
     REPORT.write_text("\n".join(lines))
     print(f"\nwrote {REPORT}")

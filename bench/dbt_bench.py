@@ -53,6 +53,7 @@ class DbtBenchResult:
     extra_events: int = 0
     incremental_s: float = 0.0
     query_p95_s: dict[str, float] = field(default_factory=dict)
+    chart_query_p95_s: dict[str, float] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
@@ -82,7 +83,11 @@ def drop_bench_schemas(settings: LakehouseSettings) -> None:
         clients.trino_query(settings, f"DROP SCHEMA IF EXISTS {schema}")
 
 
-def run(settings: LakehouseSettings, events: int, say=print) -> DbtBenchResult:  # type: ignore[no-untyped-def]
+def run(  # type: ignore[no-untyped-def]
+    settings: LakehouseSettings, events: int, say=print, chart_queries: dict[str, str] | None = None
+) -> DbtBenchResult:
+    """Full and incremental dbt builds at ``events`` in bench_* schemas, then the dashboard
+    queries (and the charts' own SQL, ``chart_queries``, retargeted to these marts) timed there."""
     drop_bench_schemas(settings)
     catalog = clients.iceberg_catalog(settings)
     subscribers = max(2000, events // 90)
@@ -112,5 +117,11 @@ def run(settings: LakehouseSettings, events: int, say=print) -> DbtBenchResult: 
             clients.trino_query(settings, statement)
             timings.append(time.perf_counter() - began)
         result.query_p95_s[name] = statistics.quantiles(timings, n=20)[18]
+    if chart_queries:
+        from bench.dashboards_bench import retarget, time_queries
+
+        marts = f"{PREFIX}{settings.namespaces.analytics_candidate}"
+        retargeted = {name: retarget(sql, settings, marts) for name, sql in chart_queries.items()}
+        result.chart_query_p95_s = time_queries(settings, retargeted)
     drop_bench_schemas(settings)
     return result
