@@ -48,6 +48,9 @@ dashboards-export: install ## Write the dashboards as edited in Superset's UI ba
 dbt: install ## Run dbt with the lakehouse settings: make dbt ARGS="test --select clean"
 	@$(LAKEHOUSE) dbt $(ARGS)
 
+sql: install ## SQL shell on Trino as the analyst (read-only marts); ARGS="--execute 'SELECT 1'", ARGS=--engineer
+	@$(LAKEHOUSE) sql $(ARGS)
+
 ##@ Development
 install: $(VENV)/.synced ## Create the Python environment from uv.lock
 
@@ -88,4 +91,4 @@ help: ## Show this help
 	  /^##@/ {printf "\n%s\n", substr($$0, 5)} \
 	  /^[a-zA-Z_-]+:.*##/ {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-.PHONY: up down status logs clean generate pipeline stream stream-stop maintain dashboards dashboards-export dbt install test test-unit bench lint fmt lock-kafka lock-superset help
+.PHONY: up down status logs clean generate pipeline stream stream-stop maintain dashboards dashboards-export dbt sql install test test-unit bench lint fmt lock-kafka lock-superset help

@@ -2,7 +2,8 @@
 
 Layout of the cache (``LAKEHOUSE_CACHE_DIR``, default ``~/.cache/cdr-lakehouse``)::
 
-    maven/<group path>/<artifact>/<version>/<file>   verified downloads, Maven layout
+    maven/<group path>/<artifact>/<version>/<file>   verified downloads, Maven layout (the Trino
+                                                     CLI's jar runs from here)
     trino/<version>/                                 server unpacked, Iceberg plugin inside
     kafka/<version>/libs/                            the broker's classpath
     minio/<version>/bin/minio                        built with `go install`
@@ -27,6 +28,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
@@ -43,22 +45,36 @@ _CHUNK = 1 << 20
 
 @dataclass(frozen=True)
 class MavenFile:
-    """One file on a Maven repository, with the SHA-256 it must have."""
+    """One file on a Maven repository, with the SHA-256 it must have.
+
+    ``classifier`` names a secondary file of the same version (``executable`` for the Trino CLI's
+    self-running jar); empty for the artifact's main file.
+    """
 
     group: str
     artifact: str
     extension: str
     version: str
     sha256: str
+    classifier: str = ""
 
     @classmethod
     def parse(cls, coordinate: str, sha256: str) -> MavenFile:
-        group, artifact, extension, version = coordinate.split(":")
-        return cls(group, artifact, extension, version, sha256)
+        """``group:artifact:extension:version`` or, with a classifier,
+        ``group:artifact:extension:classifier:version`` (Maven's own order for coordinates)."""
+        parts = coordinate.split(":")
+        if len(parts) not in (4, 5) or not all(parts):
+            raise ArtifactError(
+                f"{coordinate!r} (infra/artifacts.toml): expected group:artifact:extension:version "
+                "or group:artifact:extension:classifier:version"
+            )
+        group, artifact, extension, *classifier, version = parts
+        return cls(group, artifact, extension, version, sha256, "".join(classifier))
 
     @property
     def filename(self) -> str:
-        return f"{self.artifact}-{self.version}.{self.extension}"
+        suffix = f"-{self.classifier}" if self.classifier else ""
+        return f"{self.artifact}-{self.version}{suffix}.{self.extension}"
 
     @property
     def path(self) -> str:
@@ -77,6 +93,7 @@ class Pins:
     minio: GoModulePin
     spark_version: str
     spark_files: tuple[MavenFile, ...]
+    trino_cli: MavenFile
 
     @classmethod
     def load(cls, path: Path = PINS_FILE) -> Pins:
@@ -99,6 +116,7 @@ class Pins:
             ),
             spark_version=data["spark"]["version"],
             spark_files=files("spark"),
+            trino_cli=MavenFile.parse(data["trino"]["cli"]["coordinate"], data["trino"]["cli"]["sha256"]),
         )
 
 
@@ -236,18 +254,28 @@ class ArtifactCache:
         with _progress() as progress:
             return [self.maven_file(item, progress) for item in self.pins.spark_files]
 
+    def ensure_trino_cli(self) -> Path:
+        """The verified Trino CLI jar (`lakehouse sql`), re-hashed at every use like any Maven file."""
+        # The shell's standard output is query results (CSV in scripts): a download's progress
+        # goes to stderr, and only to a terminal (elsewhere even an empty one prints a newline).
+        with _progress(Console(stderr=True)) as progress:
+            return self.maven_file(self.pins.trino_cli, progress)
+
     def ensure_minio(self) -> Path:
         """The MinIO binary: built once (checksum database on, build info checked), re-hashed each use."""
         return ensure_go_binary(self.minio_binary(), self.pins.minio)
 
 
-def _progress() -> Progress:
+def _progress(console: Console | None = None) -> Progress:
+    """A transient download progress; on ``console`` (shown only if it is a terminal), or stdout."""
     return Progress(
         "[progress.description]{task.description}",
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
+        console=console,
         transient=True,
+        disable=console is not None and not console.is_terminal,
     )
 
 

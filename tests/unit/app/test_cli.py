@@ -106,3 +106,32 @@ def test_generate_into_iceberg_with_the_catalog_down_exits_7_in_one_line(no_kafk
     assert f"the catalog database (PostgreSQL at 127.0.0.1:{port}) failed" in errors[0]
     assert "run the same command again" in errors[0]
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_sql_without_a_running_trino_exits_7_in_one_line(tmp_path: Path) -> None:
+    """A fresh state dir (no stack started there yet) and then a Trino port nothing listens on:
+    one line each, naming `make up`, before any Java starts or the CLI's jar is fetched."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    env = {
+        "LAKEHOUSE_HOME": str(tmp_path),
+        "LAKEHOUSE_TRINO__PORT": port,
+        "LAKEHOUSE_TRINO__ANALYST_PASSWORD": "analyst-password-0123",
+    }
+    fresh = run_cli("sql", "--execute", "SELECT 1", **env)
+    assert fresh.returncode == 7, fresh.stderr
+    assert "does not exist yet: start it with `make up`" in fresh.stderr
+    (tmp_path / "tls").mkdir()
+    (tmp_path / "tls" / "ca.pem").write_text("")
+    down = run_cli("sql", "--execute", "SELECT 1", **env)
+    assert down.returncode == 7, down.stderr
+    assert f"Trino at https://127.0.0.1:{port} is not reachable" in down.stderr
+    assert "Traceback" not in fresh.stderr + down.stderr + fresh.stdout + down.stdout
+
+
+def test_sql_refuses_to_turn_certificate_verification_off() -> None:
+    result = run_cli("sql", "--insecure", "--execute", "SELECT 1")
+    assert result.returncode == 2
+    assert "does not take --insecure" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -49,6 +49,49 @@ def test_coordinates_map_to_the_maven_layout() -> None:
     assert item.path == "io/trino/trino-server-core/476/trino-server-core-476.tar.gz"
 
 
+def test_a_classifier_names_the_secondary_file_of_a_version() -> None:
+    item = MavenFile.parse("io.trino:trino-cli:jar:executable:476", "00")
+    assert (item.artifact, item.extension, item.classifier, item.version) == (
+        "trino-cli",
+        "jar",
+        "executable",
+        "476",
+    )
+    assert item.path == "io/trino/trino-cli/476/trino-cli-476-executable.jar"
+    assert MavenFile.parse("io.trino:trino-cli:jar:476", "00").filename == "trino-cli-476.jar"
+
+
+@pytest.mark.parametrize("coordinate", ["io.trino:trino-cli:476", "a:b:c:d:e:f", "io.trino::jar:476"])
+def test_a_malformed_coordinate_is_refused_naming_the_forms(coordinate: str) -> None:
+    with pytest.raises(ArtifactError, match="group:artifact:extension"):
+        MavenFile.parse(coordinate, "00")
+
+
+def test_the_trino_cli_is_pinned_at_the_servers_version() -> None:
+    """The CLI should be the server's version (Trino's docs: the same, or newer)."""
+    cli = Pins.load().trino_cli
+    assert (cli.group, cli.artifact, cli.classifier) == ("io.trino", "trino-cli", "executable")
+    assert cli.version == Pins.load().trino_version
+    assert len(cli.sha256) == 64 and int(cli.sha256, 16) >= 0
+
+
+def test_the_trino_cli_jar_is_verified_and_refetched_when_changed(
+    tmp_path: Path, repository: tuple[str, Path]
+) -> None:
+    url, root = repository
+    item = MavenFile("io.trino", "trino-cli", "jar", "1", hashlib.sha256(PAYLOAD).hexdigest(), "executable")
+    _publish(root, item, PAYLOAD)
+    cache = ArtifactCache(tmp_path / "cache", url, pins=dataclasses.replace(Pins.load(), trino_cli=item))
+    jar = cache.ensure_trino_cli()
+    assert jar.name == "trino-cli-1-executable.jar" and jar.read_bytes() == PAYLOAD
+    _flip_byte(jar)
+    assert cache.ensure_trino_cli().read_bytes() == PAYLOAD  # re-hashed at use: fetched again
+    tampered = dataclasses.replace(item, sha256=hashlib.sha256(b"another jar").hexdigest())
+    cache = ArtifactCache(tmp_path / "cache", url, pins=dataclasses.replace(Pins.load(), trino_cli=tampered))
+    with pytest.raises(ArtifactError, match="does not match the pinned"):
+        cache.ensure_trino_cli()
+
+
 def test_pins_file_lists_trino_kafka_and_minio() -> None:
     pins = Pins.load()
     assert pins.trino_version == "476"
