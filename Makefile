@@ -89,6 +89,6 @@ lock-superset: install ## Re-resolve Superset's own environment (infra/superset/
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make <target>\n"} \
 	  /^##@/ {printf "\n%s\n", substr($$0, 5)} \
-	  /^[a-zA-Z_-]+:.*##/ {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	  /^[a-zA-Z_-]+:.*##/ {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: up down status logs clean generate pipeline stream stream-stop maintain dashboards dashboards-export dbt sql install test test-unit bench lint fmt lock-kafka lock-superset help
