@@ -86,6 +86,6 @@ def test_selenium_manager_is_never_asked_for_a_driver(
 
 
 def test_importing_infra_does_not_need_selenium() -> None:
-    code = "import sys, infra.browser; print('selenium' in sys.modules)"
+    code = "import sys, infra.browser, infra.superset_page; print('selenium' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
