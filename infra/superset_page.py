@@ -80,6 +80,11 @@ const el = document.querySelector(`[data-test-chart-id="${arguments[0]}"]`);
 if (el) el.scrollIntoView({block: 'center'});
 """
 
+_ACTIVE_TABS_JS = """
+return [...document.querySelectorAll('.ant-tabs-tab-active[data-node-key^="TAB-"]')]
+  .map(e => e.getAttribute('data-node-key'));
+"""
+
 # One screen further down; false at the bottom already.
 _SCROLL_DOWN_JS = """
 const before = window.scrollY;
@@ -241,7 +246,7 @@ class SupersetPage:
         expected = self._expected_charts(url)
         self.driver.get(url)
         progress = _Progress()
-        tabs_opened = 0
+        tabs_opened, first_tabs = 0, None
         deadline = time.monotonic() + timeout
         try:
             while True:
@@ -250,6 +255,7 @@ class SupersetPage:
                 missing = [chart_id for chart_id in expected if chart_id not in progress.settled()]
                 if not missing:
                     break
+                first_tabs = first_tabs or self.active_tabs()
                 tabs_opened += self._reveal(expected[missing[0]], missing)
         except TimeoutException as exc:
             seen = progress.charts
@@ -260,6 +266,8 @@ class SupersetPage:
                 + json.dumps(pending)[:2000],
                 pending,
             ) from exc
+        for tab in first_tabs or []:  # back to the tabs the dashboard opened on, for a screenshot
+            self.show_tab(tab)
         self.driver.execute_script("window.scrollTo(0, 0)")
         settled = progress.settled()
         results = [
@@ -308,18 +316,26 @@ class SupersetPage:
     def _reveal(self, tabs: list[str], missing: list[int]) -> int:
         """Show charts of the layout not seen yet: open their tabs (outermost first), or scroll
         down a screen when they sit in no tab. Returns how many tabs it opened."""
-        from selenium.webdriver.common.by import By
-
         if not tabs:
             if not self.driver.execute_script(_SCROLL_DOWN_JS):
                 raise SupersetPageError(f"charts {missing} are in the dashboard's layout but not on the page")
             return 0
         for tab in tabs:
-            found = self.driver.find_elements(By.CSS_SELECTOR, f'[data-node-key="{tab}"]')
-            if not found:
-                raise SupersetPageError(f"tab {tab} (holding charts {missing}) is not on the page")
-            found[0].click()
+            self.show_tab(tab)
         return len(tabs)
+
+    def active_tabs(self) -> list[str]:
+        """The layout ids of the dashboard tabs shown now (``TAB-...``), outermost first."""
+        return list(self.driver.execute_script(_ACTIVE_TABS_JS))
+
+    def show_tab(self, tab: str) -> None:
+        """Click the dashboard tab with layout id ``tab`` (antd renders it as ``data-node-key``)."""
+        from selenium.webdriver.common.by import By
+
+        found = self.driver.find_elements(By.CSS_SELECTOR, f'[data-node-key="{tab}"]')
+        if not found:
+            raise SupersetPageError(f"no tab {tab} on the page")
+        found[0].click()
 
     def screenshot(self, path: Path, timeout: float = 60.0) -> Path:
         """A PNG of the whole dashboard, below the fold included, once it has stopped moving.
