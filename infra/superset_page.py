@@ -173,6 +173,17 @@ def charts_in_layout(position_json: str | None, dashboard_charts: list[int]) -> 
     return placed or {int(chart_id): [] for chart_id in dashboard_charts}
 
 
+def _login_form_or_elsewhere(driver: WebDriver) -> Any:
+    """The login form's button once shown; True when the browser was sent away from /login."""
+    from selenium.webdriver.common.by import By
+
+    found = driver.find_elements(By.CSS_SELECTOR, '[data-test="login-button"]')
+    if found:
+        return found[0]
+    page = driver.execute_script("return [location.pathname, document.readyState]")
+    return page[1] == "complete" and not page[0].startswith("/login")
+
+
 class SupersetPage:
     """Drives Superset's own pages in ``driver`` (a :func:`infra.browser.chromium_session`)."""
 
@@ -195,13 +206,22 @@ class SupersetPage:
         from selenium.webdriver.common.by import By
 
         self.base_url = base_url.rstrip("/")
-        self.driver.get(f"{self.base_url}/login/")
-        button = self._wait(timeout).until(
-            lambda d: d.find_elements(By.CSS_SELECTOR, '[data-test="login-button"]')
-        )
+        try:
+            for attempt in range(2):
+                self.driver.get(f"{self.base_url}/login/")
+                # Someone already signed in is sent on from /login/: sign them out, then log in.
+                button = self._wait(timeout).until(_login_form_or_elsewhere)
+                if button is not True:
+                    break
+                if attempt == 0:
+                    self.driver.get(f"{self.base_url}/logout/")
+            else:
+                raise SupersetPageError("still signed in after /logout/: cannot log in as another user")
+        except TimeoutException as exc:
+            raise SupersetPageError(f"no login form at {self.base_url}/login/ in {timeout:.0f}s") from exc
         self.driver.find_element(By.CSS_SELECTOR, '[data-test="username-input"]').send_keys(user)
         self.driver.find_element(By.CSS_SELECTOR, '[data-test="password-input"]').send_keys(password)
-        button[0].click()
+        button.click()
 
         def outcome(driver: WebDriver) -> str | bool:
             # Refused: Superset reloads the form with a danger toast. Accepted: it leaves /login.

@@ -210,3 +210,10 @@ def test_a_refused_login_says_so(superset_url: str, superset_admin: tuple[str, s
         logged_in_page(superset_url, user, password + "x"),
     ):
         pass
+
+
+def test_logging_in_again_signs_out_first(
+    superset_browser: SupersetPage, superset_url: str, superset_admin: tuple[str, str]
+) -> None:
+    superset_browser.login(superset_url, *superset_admin)  # already signed in: logout, then the form
+    assert not superset_browser.driver.execute_script("return location.pathname").startswith("/login")
