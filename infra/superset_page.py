@@ -1,7 +1,7 @@
 """A Superset 6.1 page driver for a real browser: log in, open a dashboard, wait for every chart.
 
 Chart states are read off the DOM that Superset's own frontend renders (the markers are listed in
-``_SNAPSHOT_JS``). Every wait is an explicit wait on that DOM, polled by Selenium; no fixed sleeps.
+:mod:`infra.superset_dom`). Every wait is an explicit wait on that DOM, polled by Selenium; no fixed sleeps.
 """
 
 from __future__ import annotations
@@ -15,82 +15,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 from core.exceptions import LakehouseError
+from infra import superset_dom as dom
 
 if TYPE_CHECKING:
     from selenium.webdriver.chrome.webdriver import WebDriver
 
 ChartState = Literal["rendered", "error", "no_results"]
 TERMINAL_STATES: frozenset[str] = frozenset({"rendered", "error", "no_results"})
-
-# One look at the page. Superset 6.1 markers (from its frontend bundle, checked against the DOM):
-# - a chart: .chart-slice[data-test="chart-grid-component"], with data-test-chart-id,
-#   data-test-chart-name and data-test-viz-type;
-# - loading: the Loading component, [data-test="loading-indicator"] (role=status), shown while
-#   the query runs ("Waiting on <database>"), while the dataset is still being fetched, and for a
-#   chart out of view when dashboard virtualization holds it back;
-# - error: [role="alert"] in the chart (an antd Alert, e.g. "Data error", or a typed error's alert);
-# - no results: the EmptyState (.ant-empty) inside the chart's [data-test="slice-container"]
-#   ("No results were returned for this query"); an EmptyState outside it is a misconfigured chart
-#   ("Add required control values"), an error;
-# - rendered: the slice container holds drawn content (canvas, svg, table, img or text);
-# - the dashboard: [data-test="grid-content"]; a loading indicator outside every chart is the page's.
-_SNAPSHOT_JS = """
-const inChart = el => el.closest('[data-test="chart-grid-component"]');
-const charts = [...document.querySelectorAll('[data-test="chart-grid-component"]')].map(el => {
-  const body = el.querySelector('.dashboard-chart') || el;
-  const slice = body.querySelector('[data-test="slice-container"]');
-  const alert = body.querySelector('[role="alert"]');
-  const empty = body.querySelector('.ant-empty');
-  let state = 'pending', text = '';
-  if (body.querySelector('[data-test="loading-indicator"]')) state = 'loading';
-  else if (alert) { state = 'error'; text = alert.innerText; }
-  else if (empty) {
-    const isResult = slice && slice.contains(empty);
-    state = isResult ? 'no_results' : 'error';
-    text = (isResult ? slice : body).innerText;
-  } else if (slice && (slice.querySelector('canvas, svg, table, img') || slice.innerText.trim())) {
-    state = 'rendered';
-  }
-  return {id: Number(el.getAttribute('data-test-chart-id')), title: el.getAttribute('data-test-chart-name'),
-          viz: el.getAttribute('data-test-viz-type'), state: state, message: text.trim(),
-          text: (slice || body).innerText.trim().slice(0, 2000),
-          visible: el.getClientRects().length > 0};
-});
-const pageLoading = [...document.querySelectorAll('[data-test="loading-indicator"]')].some(e => !inChart(e));
-return {now: performance.now(), url: location.href, ready: document.readyState === 'complete',
-        grid: !!document.querySelector('[data-test="grid-content"]'), pageLoading: pageLoading,
-        charts: charts};
-"""
-
-# The dashboard's layout, from Superset's REST API with the browser's own session: which charts
-# the dashboard shows, and under which tabs. Async: the callback is Selenium's last argument.
-_LAYOUT_JS = """
-const done = arguments[arguments.length - 1];
-const key = arguments[0];
-const get = path => fetch(path, {credentials: 'same-origin'}).then(r => r.ok ? r.json() : null);
-Promise.all([get('/api/v1/dashboard/' + key), get('/api/v1/dashboard/' + key + '/charts')])
-  .then(([dash, charts]) => done(dash === null ? {missing: key} : {
-    position: dash.result.position_json || null,
-    charts: ((charts || {}).result || []).map(c => c.id)}))
-  .catch(e => done({error: String(e)}));
-"""
-
-_SCROLL_TO_CHART_JS = """
-const el = document.querySelector(`[data-test-chart-id="${arguments[0]}"]`);
-if (el) el.scrollIntoView({block: 'center'});
-"""
-
-_ACTIVE_TABS_JS = """
-return [...document.querySelectorAll('.ant-tabs-tab-active[data-node-key^="TAB-"]')]
-  .map(e => e.getAttribute('data-node-key'));
-"""
-
-# One screen further down; false at the bottom already.
-_SCROLL_DOWN_JS = """
-const before = window.scrollY;
-window.scrollBy(0, window.innerHeight);
-return window.scrollY > before;
-"""
 
 
 class SupersetPageError(LakehouseError):
@@ -307,12 +238,12 @@ class SupersetPage:
 
     def _settled(self, progress: _Progress, settle_s: float, charts_expected: bool = True) -> bool:
         """One poll: True once every chart in view is in a final state and the page stopped changing."""
-        snap = self.driver.execute_script(_SNAPSHOT_JS)
+        snap = self.driver.execute_script(dom.SNAPSHOT_JS)
         progress.observe(snap)
         waiting = [c["id"] for c in snap["charts"] if c["visible"] and c["state"] not in TERMINAL_STATES]
         if waiting:
             # Out of view, a chart may wait for the viewport (virtualization): bring one into view.
-            self.driver.execute_script(_SCROLL_TO_CHART_JS, waiting[0])
+            self.driver.execute_script(dom.SCROLL_TO_CHART_JS, waiting[0])
             return False
         if not (snap["ready"] and snap["grid"] and not snap["pageLoading"]):
             return False
@@ -328,7 +259,7 @@ class SupersetPage:
         if not self.driver.current_url.startswith(origin + "/"):
             self.driver.get(f"{origin}/health")  # any page of the origin, for the session's cookies
         key = parts.path.rstrip("/").rsplit("/", 1)[-1]
-        layout = self.driver.execute_async_script(_LAYOUT_JS, key)
+        layout = self.driver.execute_async_script(dom.LAYOUT_JS, key)
         if layout.get("error") or layout.get("missing"):
             raise SupersetPageError(f"no dashboard {key!r} at {origin}: {layout}")
         return charts_in_layout(layout.get("position"), layout.get("charts", []))
@@ -337,7 +268,7 @@ class SupersetPage:
         """Show charts of the layout not seen yet: open their tabs (outermost first), or scroll
         down a screen when they sit in no tab. Returns how many tabs it opened."""
         if not tabs:
-            if not self.driver.execute_script(_SCROLL_DOWN_JS):
+            if not self.driver.execute_script(dom.SCROLL_DOWN_JS):
                 raise SupersetPageError(f"charts {missing} are in the dashboard's layout but not on the page")
             return 0
         for tab in tabs:
@@ -346,7 +277,7 @@ class SupersetPage:
 
     def active_tabs(self) -> list[str]:
         """The layout ids of the dashboard tabs shown now (``TAB-...``), outermost first."""
-        return list(self.driver.execute_script(_ACTIVE_TABS_JS))
+        return list(self.driver.execute_script(dom.ACTIVE_TABS_JS))
 
     def show_tab(self, tab: str) -> None:
         """Click the dashboard tab with layout id ``tab`` (antd renders it as ``data-node-key``)."""
