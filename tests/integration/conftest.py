@@ -17,6 +17,12 @@ from core.kafka_auth import KAFKA_IDENTITIES
 from core.settings import LakehouseSettings
 from infra.launcher import Launcher
 from infra.process import free_port
+from tests.integration.browser import (  # noqa: F401 - fixtures of the browser tests
+    superset_admin,
+    superset_browser,
+    superset_database,
+    superset_url,
+)
 
 
 def _distinct_free_ports(count: int) -> list[int]:
