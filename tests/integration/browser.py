@@ -8,41 +8,41 @@ as the admin of ``superset_url``. It needs three fixtures that describe the Supe
 - ``superset_database``: the name of a database registered in it that tests may run their own
   ``SELECT``s on (no table needed).
 
-The three defined here are stand-ins until the managed Superset service provides them: they read
-SUPERSET_TEST_URL, SUPERSET_TEST_USER, SUPERSET_TEST_PASSWORD and SUPERSET_TEST_DATABASE, and skip
-the browser tests when SUPERSET_TEST_URL is not set.
+The three defined here describe the test stack's own Superset (the session's ``settings``): its
+admin, and the lakehouse's Trino database that ``dashboards/bundle/`` defines (imported at up).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import requests
+import yaml
 
+from core.settings import LakehouseSettings
 from infra.browser import chromium_session
+from infra.services.superset import BUNDLE_DIR
 from infra.superset_page import SupersetPage
 
 
 @pytest.fixture(scope="session")
-def superset_url() -> str:
-    url = os.environ.get("SUPERSET_TEST_URL")
-    if not url:
-        pytest.skip("no Superset to drive: set SUPERSET_TEST_URL (and _USER, _PASSWORD, _DATABASE)")
-    return url.rstrip("/")
+def superset_url(settings: LakehouseSettings) -> str:
+    return settings.superset.url
 
 
 @pytest.fixture(scope="session")
-def superset_admin() -> tuple[str, str]:
-    return os.environ.get("SUPERSET_TEST_USER", "admin"), os.environ["SUPERSET_TEST_PASSWORD"]
+def superset_admin(settings: LakehouseSettings) -> tuple[str, str]:
+    return settings.superset.admin_user, settings.superset.admin_password.get_secret_value()
 
 
 @pytest.fixture(scope="session")
 def superset_database() -> str:
-    return os.environ["SUPERSET_TEST_DATABASE"]
+    """The bundle's database (Trino as the analyst): tests' constant SELECTs need no table."""
+    (database,) = BUNDLE_DIR.glob("databases/*.yaml")
+    return str(yaml.safe_load(database.read_text())["database_name"])
 
 
 @contextmanager
