@@ -41,5 +41,23 @@ SQLLAB_TIMEOUT = 120
 
 # Only the lakehouse's Trino is a database here: no SQLite files, no example data.
 PREVENT_UNSAFE_DB_CONNECTIONS = True
-# The machine may have no route outside: nothing is fetched from the internet.
+# Pages load nothing from outside this server: Superset's default policy also lets them fetch a
+# telemetry pixel (scarf.sh), map tiles and web fonts from the internet.
 MAPBOX_API_KEY = ""
+TALISMAN_ENABLED = True
+TALISMAN_CONFIG = {
+    "content_security_policy": {
+        "base-uri": ["'self'"],
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "blob:", "data:"],
+        "worker-src": ["'self'", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": "'none'",
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "font-src": ["'self'", "data:"],
+        "script-src": ["'self'", "'strict-dynamic'"],
+    },
+    "content_security_policy_nonce_in": ["script-src"],
+    "force_https": False,
+    "session_cookie_secure": False,
+}
