@@ -12,10 +12,13 @@ from rich.table import Table
 
 from app.pseudonym_key import install_pseudonym_key
 from app.transform import write_dbt_settings
+from core import clients
+from core.contracts.stream_tables import StreamTables
 from core.local_secrets import ensure_local_secrets
 from core.settings import load_settings
 from infra.launcher import Launcher, ServiceStatus
 from infra.services import SERVICE_NAMES
+from ingestion.streaming.tables import ensure_realtime_tables
 
 out = Console()
 
@@ -52,6 +55,7 @@ def up() -> None:
     began = time.monotonic()
     rows = Launcher(settings).up()
     install_pseudonym_key(settings)  # where the models' SQL reads it (never quoted into SQL)
+    ensure_realtime_tables(clients.iceberg_catalog(settings), StreamTables.of(settings.namespaces))
     print_status(rows)
     out.print(f"stack up in {time.monotonic() - began:.1f}s; state in {settings.home}")
 
