@@ -124,3 +124,9 @@ class PublicationError(LakehouseError):
     """The published state of the layers cannot be restored (e.g. its snapshot was expired)."""
 
     exit_code = 12
+
+
+class ExportError(LakehouseError):
+    """A BI export cannot be made: nothing published yet, an unknown table, an output in the way."""
+
+    exit_code = 13
