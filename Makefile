@@ -39,6 +39,9 @@ stream-stop: install ## Stop the live producer and the streaming job
 maintain: up ## Compact small files, expire snapshots, remove orphan files (raw and stream tables)
 	@$(LAKEHOUSE) maintain
 
+export: up ## Write the published analytics tables to Parquet and CSV for Power BI; ARGS="--tables dim_date"
+	@$(LAKEHOUSE) export $(ARGS)
+
 dbt: install ## Run dbt with the lakehouse settings: make dbt ARGS="test --select clean"
 	@$(LAKEHOUSE) dbt $(ARGS)
 
@@ -77,4 +80,4 @@ help: ## Show this help
 	  /^##@/ {printf "\n%s\n", substr($$0, 5)} \
 	  /^[a-zA-Z_-]+:.*##/ {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-.PHONY: up down status logs clean generate pipeline stream stream-stop maintain dbt install test test-unit bench lint fmt lock-kafka help
+.PHONY: up down status logs clean generate pipeline export stream stream-stop maintain dbt install test test-unit bench lint fmt lock-kafka help

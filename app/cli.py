@@ -43,9 +43,9 @@ def _configure(
 
 def _register() -> None:
     # Each module imports its heavy libraries inside its commands: `lakehouse --help` stays fast.
-    from app.commands import generate, pipeline, stack, stream
+    from app.commands import export, generate, pipeline, stack, stream
 
-    for commands in (stack, generate, pipeline, stream):
+    for commands in (stack, generate, pipeline, export, stream):
         commands.register(app)
 
 
