@@ -57,7 +57,11 @@ def export(
 
     def said(entry: dict[str, Any], seconds: float) -> None:
         files = "  ".join(f"{file['format']} {_size(file['bytes'])}" for file in entry["files"])
-        out.print(f"{entry['name']}: {entry['rows']:,} rows  {files}  {seconds:.1f} s", highlight=False)
+        out.print(
+            f"{entry['name']}: {entry['rows']:,} rows  {files}  {seconds:.1f} s",
+            highlight=False,
+            soft_wrap=True,
+        )
 
     with clients.service_loss_reported(
         settings, "export stopped", "the previous export is unchanged: run it again once the service is back"
@@ -68,6 +72,7 @@ def export(
         f"[green]exported[/] {len(report.tables)} tables, {report.rows:,} rows of publication "
         f"{report.publication} to {report.output} in {report.seconds:.1f} s ({rate:,.0f} rows/s)",
         highlight=False,
+        soft_wrap=True,  # one line however narrow the terminal: the path is copied and grepped
     )
 
 
