@@ -173,6 +173,7 @@ def export_analytics(
     Raises ExportError when nothing was published yet, a table is unknown, or the output is in
     the way; ``on_table`` is told each table's manifest entry and seconds as it is written.
     """
+    began = time.monotonic()
     catalog = reader_catalog(settings)
     publication = latest_publication(settings, catalog)
     if publication is None:
@@ -187,7 +188,6 @@ def export_analytics(
             "run `make pipeline`"
         )
     sources = [iceberg_source(catalog, name, *published[name]) for name in select_tables(published, tables)]
-    began = time.monotonic()
     target = (output or default_output(settings)).expanduser().absolute()
     entries = write_export(target, publication.number, settings.namespaces.analytics, sources, on_table)
     return ExportReport(target, publication.number, entries, time.monotonic() - began)
