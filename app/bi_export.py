@@ -338,8 +338,9 @@ def _swap_in(staging: Path, output: Path) -> None:
 def _check_replaceable(output: Path) -> None:
     if not output.exists() and not output.is_symlink():
         return
-    if not output.is_dir() or output.is_symlink():
-        raise ExportError(f"{output} is in the way: not a directory; choose another --output")
+    if output.is_symlink() or not output.is_dir():
+        kind = "a symbolic link" if output.is_symlink() else "a file"
+        raise ExportError(f"{output} is in the way: {kind}, not a directory; choose another --output")
     if not any(output.iterdir()):
         return
     try:

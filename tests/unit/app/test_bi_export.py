@@ -306,8 +306,11 @@ def test_a_directory_that_is_not_an_export_is_never_replaced(tmp_path: Path) -> 
         write_export(output, 1, "analytics", [source("t", sample(3))])
     assert (output / "thesis.docx").read_text() == "years of work"
     (tmp_path / "file").write_text("x")
-    with pytest.raises(ExportError, match="not a directory"):
+    with pytest.raises(ExportError, match="in the way: a file, not a directory"):
         write_export(tmp_path / "file", 1, "analytics", [source("t", sample(3))])
+    (tmp_path / "link").symlink_to(output)
+    with pytest.raises(ExportError, match="in the way: a symbolic link, not a directory"):
+        write_export(tmp_path / "link", 1, "analytics", [source("t", sample(3))])
     empty = tmp_path / "empty"
     empty.mkdir()
     write_export(empty, 1, "analytics", [source("t", sample(3))])
