@@ -367,7 +367,7 @@ def _local(path: Path) -> Iterator[None]:
 
 
 def _empty_batch(schema: pa.Schema) -> pa.RecordBatch:
-    return pa.RecordBatch.from_arrays([pa.array([], field.type) for field in schema], schema=schema)
+    return pa.RecordBatch.from_arrays([pa.nulls(0, field.type) for field in schema], schema=schema)
 
 
 def _file_entry(directory: Path, path: Path, file_format: str) -> dict[str, Any]:

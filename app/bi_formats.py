@@ -62,7 +62,7 @@ def flatten_batch(batch: pa.RecordBatch, schema: pa.Schema | None = None) -> pa.
 def export_schema(schema: pa.Schema) -> pa.Schema:
     """The flat schema :func:`flatten_batch` gives batches of ``schema`` (derived by flattening an
     empty batch, so the two cannot disagree)."""
-    empty = pa.RecordBatch.from_arrays([pa.array([], field.type) for field in schema], schema=schema)
+    empty = pa.RecordBatch.from_arrays([pa.nulls(0, field.type) for field in schema], schema=schema)
     return flatten_batch(empty).schema
 
 
