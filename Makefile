@@ -45,6 +45,9 @@ dashboards: up ## Import dashboards/bundle/ into Superset (make up does it too; 
 dashboards-export: install ## Write the dashboards as edited in Superset's UI back into dashboards/bundle/ (YAML)
 	@$(LAKEHOUSE) dashboards export
 
+export: up ## Write the published analytics tables to Parquet and CSV for Power BI; ARGS="--tables dim_date"
+	@$(LAKEHOUSE) export $(ARGS)
+
 dbt: install ## Run dbt with the lakehouse settings: make dbt ARGS="test --select clean"
 	@$(LAKEHOUSE) dbt $(ARGS)
 
@@ -91,4 +94,4 @@ help: ## Show this help
 	  /^##@/ {printf "\n%s\n", substr($$0, 5)} \
 	  /^[a-zA-Z_-]+:.*##/ {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-.PHONY: up down status logs clean generate pipeline stream stream-stop maintain dashboards dashboards-export dbt sql install test test-unit bench lint fmt lock-kafka lock-superset help
+.PHONY: up down status logs clean generate pipeline export stream stream-stop maintain dashboards dashboards-export dbt sql install test test-unit bench lint fmt lock-kafka lock-superset help

@@ -126,6 +126,12 @@ class PublicationError(LakehouseError):
     exit_code = 12
 
 
+class ExportError(LakehouseError):
+    """A BI export cannot be made: nothing published yet, an unknown table, an output in the way."""
+
+    exit_code = 13
+
+
 class DashboardsError(LakehouseError):
     """Importing or exporting the dashboards bundle failed (the message names the file)."""
 
