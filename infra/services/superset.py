@@ -31,6 +31,7 @@ ASSETS_SCRIPT = DASHBOARDS_DIR / "superset_assets.py"
 # Schema migrations and role sync on a first start take ~40 s on two cores; allow for a slow disk.
 SETUP_TIMEOUT_S = 600
 MIN_SECRET_LENGTH = 16
+CA_BUNDLE_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
 class SupersetService(Service):
@@ -77,8 +78,12 @@ class SupersetService(Service):
         return f"postgresql+psycopg2://{s.db_user}:{password}@{pg.host}:{pg.port}/{s.database}"
 
     def _superset_env(self, **extra: str) -> dict[str, str]:
-        """What Superset's processes read (superset_config.py): secrets only in the environment."""
-        return self._env_with(
+        """What Superset's processes read (superset_config.py): secrets only in the environment.
+
+        Without the CA-bundle variables many machines set system-wide: requests lets them
+        override a connection's own CA, so the Trino connection would not verify against ours.
+        """
+        env = self._env_with(
             SUPERSET_CONFIG_PATH=str(CONFIG_FILE),
             SUPERSET_SECRET_KEY=self.endpoint.secret_key.get_secret_value(),
             SUPERSET_METADATA_URI=self._metadata_uri(),
@@ -87,6 +92,7 @@ class SupersetService(Service):
             SUPERSET_ADMIN_USER=self.endpoint.admin_user,
             **extra,
         )
+        return {k: v for k, v in env.items() if k not in CA_BUNDLE_VARIABLES}
 
     def _setup(self, label: str, argv: list[str], env: dict[str, str]) -> None:
         """One setup command, its output appended to the service log."""
