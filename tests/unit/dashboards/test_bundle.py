@@ -312,6 +312,11 @@ def test_an_export_names_new_objects_after_them_and_drops_deleted_ones() -> None
     files = bundle_export.normalise_export(_as_an_installation_exports(current), previous)
     assert "charts/asr.yaml" in files and "charts/acd.yaml" not in files
     assert set(files) == set(CONTENTS) - {"charts/acd.yaml"}
+    # Superset leaves a deleted chart in its dashboard's layout: the export drops it there too.
+    exported, problems = assets_bundle.load_bundle(files)
+    assert problems == [] and assets_bundle.check_bundle(exported) == []
+    acd = str(CONFIGS["charts/acd.yaml"]["uuid"])
+    assert acd not in files["dashboards/network_operations.yaml"]
 
 
 def test_remapping_charts_in_scope_maps_every_list_and_drops_unknown_ids() -> None:
