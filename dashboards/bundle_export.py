@@ -37,6 +37,7 @@ def normalise_export(exported: dict[str, str], previous: dict[str, dict[str, Any
     out: dict[str, dict[str, Any]] = {METADATA: {"type": "assets", "version": VERSION}}
     stems: dict[str, str] = {}  # database uuid -> its file's stem (datasets live under it)
     order = sorted((path for path in configs if kind_of(path)), key=lambda p: KINDS.index(kind_of(p)))
+    charts = {str(c["uuid"]) for p, c in configs.items() if kind_of(p) == "charts"}
     for path in order:
         kind, config = kind_of(path), configs[path]
         uuid = str(config["uuid"])
@@ -52,7 +53,7 @@ def normalise_export(exported: dict[str, str], previous: dict[str, dict[str, Any
             _chart(config)
             default = f"charts/{slug(config['slice_name'])}.yaml"
         else:
-            _dashboard(config, canonical)
+            _dashboard(config, canonical, charts)
             default = f"dashboards/{slug(config['dashboard_title'])}.yaml"
         target = prior_path if prior_path and kind_of(prior_path) == kind else default
         if target in out:
@@ -105,7 +106,8 @@ def _chart(config: dict[str, Any]) -> None:
         config["query_context"] = canonical_json(data)
 
 
-def _dashboard(config: dict[str, Any], canonical: dict[str, int]) -> None:
+def _dashboard(config: dict[str, Any], canonical: dict[str, int], charts: set[str]) -> None:
+    _drop_deleted_charts(config.get("position") or {}, charts)
     refs = chart_refs(config.get("position") or {})
     id_map = {
         int(meta["chartId"]): canonical[str(meta["uuid"])]
@@ -119,6 +121,23 @@ def _dashboard(config: dict[str, Any], canonical: dict[str, int]) -> None:
     for key in DERIVED_DASHBOARD_METADATA:
         metadata.pop(key, None)
     remap_chart_ids(metadata, id_map)
+
+
+def _drop_deleted_charts(position: dict[str, Any], charts: set[str]) -> None:
+    """Deleting a chart leaves it in the layout of its dashboards until they are saved again:
+    drop such components, and the rows or columns they leave empty, as that save would."""
+    gone = {key for key, meta in chart_refs(position) if meta.get("uuid") and str(meta["uuid"]) not in charts}
+    while gone:
+        for key in gone:
+            position.pop(key, None)
+        for node in position.values():
+            if isinstance(node, dict) and isinstance(node.get("children"), list):
+                node["children"] = [child for child in node["children"] if child not in gone]
+        gone = {
+            key
+            for key, node in position.items()
+            if isinstance(node, dict) and node.get("type") in {"ROW", "COLUMN"} and not node.get("children")
+        }
 
 
 def _canonical_chart_ids(

@@ -285,8 +285,9 @@ def _superset_app() -> Any:
     if os.environ.get("DASHBOARDS_DEBUG") != "1":
         for name in ("", "superset", "flask_appbuilder", "alembic"):
             logging.getLogger(name).setLevel(logging.WARNING)
-        # Schema errors are reported here, one line each; Superset would log them with tracebacks.
-        logging.getLogger("superset.commands.importers.v1.utils").setLevel(logging.CRITICAL)
+    # Schema errors are reported here, one line each; Superset's importer would log them with
+    # tracebacks, and at DEBUG the whole file - a database's with its password.
+    logging.getLogger("superset.commands.importers.v1.utils").setLevel(logging.CRITICAL)
     return app
 
 
