@@ -21,11 +21,14 @@ import pytest
 import yaml
 
 from core import clients
+from core.contracts.stream_tables import StreamTables
 from core.settings import LakehouseSettings
 from infra.services.superset import BUNDLE_DIR
 from infra.superset_api import SupersetClient
 from infra.superset_page import SupersetPage
+from ingestion.streaming.tables import ensure_realtime_tables
 from tests.integration.conftest import run_cli
+from tests.integration.test_pipeline import _restore_dbt_settings  # noqa: F401 - autouse here too
 
 pytestmark = pytest.mark.integration
 
@@ -49,6 +52,8 @@ def _may_be_empty(chart: dict[str, Any]) -> bool:
 
 @pytest.fixture(scope="module")
 def published(settings: LakehouseSettings) -> None:
+    # What `lakehouse up` does after the launcher (the test stack's is started by the launcher).
+    ensure_realtime_tables(clients.iceberg_catalog(settings), StreamTables.of(settings.namespaces))
     run_cli(settings, *GENERATE)
     assert "pipeline succeeded" in run_cli(settings, "pipeline").stdout
 
