@@ -122,6 +122,6 @@ def run(  # type: ignore[no-untyped-def]
 
         marts = f"{PREFIX}{settings.namespaces.analytics_candidate}"
         retargeted = {name: retarget(sql, settings, marts) for name, sql in chart_queries.items()}
-        result.chart_query_p95_s = time_queries(settings, retargeted)
+        result.chart_query_p95_s = time_queries(settings, retargeted, marts)
     drop_bench_schemas(settings)
     return result
