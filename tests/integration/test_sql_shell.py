@@ -24,7 +24,6 @@ from pathlib import Path
 
 import psutil
 import pytest
-from pydantic import BaseModel, SecretStr
 
 from core import clients
 from core.settings import LakehouseSettings
@@ -32,6 +31,7 @@ from infra.artifacts import ArtifactCache
 from infra.services.base import java_binary
 from infra.trino_cli import PASSWORD_VARIABLE, build_command, history_file
 from tests.integration.conftest import LAKEHOUSE, run_cli, unique
+from tests.integration.test_pipeline import every_secret
 
 
 @pytest.fixture(scope="module")
@@ -89,18 +89,6 @@ def test_the_engineer_is_the_documented_exception(
     result = sql(settings, "--engineer", "--execute", f"SELECT current_user, msisdn FROM {tables['raw']}")
     assert result.returncode == 0, result.stderr
     assert result.stdout == f'"{settings.trino.user}","213550000001"\n'
-
-
-def _every_secret(model: BaseModel) -> list[str]:
-    """Every secret setting that is set, walking the settings tree."""
-    found: list[str] = []
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        if isinstance(value, SecretStr) and value.get_secret_value():
-            found.append(value.get_secret_value())
-        elif isinstance(value, BaseModel):
-            found.extend(_every_secret(value))
-    return found
 
 
 class Terminal:
@@ -175,7 +163,7 @@ def test_an_interactive_session_keeps_secrets_off_every_command_line(
     assert argv[0] == str(java_binary(settings)) and argv[argv.index("-jar") + 1].endswith(
         "trino-cli-476-executable.jar"
     ), argv
-    secrets = _every_secret(settings)
+    secrets = every_secret(settings)
     assert len(secrets) >= 13 and settings.trino.analyst_password.get_secret_value() in secrets
     everyone = [" ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])]
     assert " ".join(argv) in everyone
