@@ -28,6 +28,7 @@ from core.service_settings import (  # noqa: F401 - re-exported: importers use c
     ServiceSettings,
 )
 from core.superset_settings import SupersetSettings
+from core.ui_settings import UiSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -265,6 +266,7 @@ class LakehouseSettings(BaseSettings):
     trino: TrinoSettings = TrinoSettings()
     kafka: KafkaSettings = KafkaSettings()
     superset: SupersetSettings = SupersetSettings()
+    ui: UiSettings = UiSettings()
     catalog: CatalogSettings = CatalogSettings()
     artifacts: ArtifactSettings = ArtifactSettings()
     stream: StreamSettings = StreamSettings()
