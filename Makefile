@@ -48,6 +48,9 @@ dashboards-export: install ## Write the dashboards as edited in Superset's UI ba
 export: up ## Write the published analytics tables to Parquet and CSV for Power BI; ARGS="--tables dim_date"
 	@$(LAKEHOUSE) export $(ARGS)
 
+ui: up ## The generator's web page (configure, preview, run) at 127.0.0.1:8501 (LAKEHOUSE_UI__PORT)
+	@$(LAKEHOUSE) ui
+
 dbt: install ## Run dbt with the lakehouse settings: make dbt ARGS="test --select clean"
 	@$(LAKEHOUSE) dbt $(ARGS)
 
@@ -94,4 +97,4 @@ help: ## Show this help
 	  /^##@/ {printf "\n%s\n", substr($$0, 5)} \
 	  /^[a-zA-Z_-]+:.*##/ {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-.PHONY: up down status logs clean generate pipeline export stream stream-stop maintain dashboards dashboards-export dbt sql install test test-unit bench lint fmt lock-kafka lock-superset help
+.PHONY: up down status logs clean generate pipeline export stream stream-stop maintain dashboards dashboards-export ui dbt sql install test test-unit bench lint fmt lock-kafka lock-superset help

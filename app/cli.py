@@ -43,9 +43,9 @@ def _configure(
 
 def _register() -> None:
     # Each module imports its heavy libraries inside its commands: `lakehouse --help` stays fast.
-    from app.commands import dashboards, export, generate, pipeline, sql, stack, stream
+    from app.commands import dashboards, export, generate, pipeline, sql, stack, stream, ui
 
-    for commands in (stack, generate, pipeline, export, stream, sql, dashboards):
+    for commands in (stack, generate, pipeline, export, stream, sql, dashboards, ui):
         commands.register(app)
 
 

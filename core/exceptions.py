@@ -29,14 +29,22 @@ class ConfigError(LakehouseError):
     def from_validation(cls, exc: ValidationError, source: str = "settings") -> ConfigError:
         """Name each invalid field, the variable that sets it and what is allowed."""
         lines = [f"invalid {source}:"]
-        for error in exc.errors():
-            loc, value = [str(part) for part in error["loc"]], error.get("input")
-            cause = error.get("ctx", {}).get("error")
-            if isinstance(cause, FieldValueError):  # a check across fields blames one of them
-                loc, value = [*loc, *filter(None, cause.field.split("."))], cause.value
+        for loc, message, value in field_errors(exc):
             hint = f" (set {ENV_PREFIX}{'__'.join(loc).upper()})" if source == "settings" else ""
-            lines.append(f"  {'.'.join(loc)}: {error['msg']}; got {value!r}{hint}")
+            lines.append(f"  {'.'.join(loc)}: {message}; got {value!r}{hint}")
         return cls("\n".join(lines))
+
+
+def field_errors(exc: ValidationError) -> list[tuple[list[str], str, object]]:
+    """(field path, message, value shown) per error; a check across fields names its field."""
+    found = []
+    for error in exc.errors():
+        loc, value = [str(part) for part in error["loc"]], error.get("input")
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, FieldValueError):  # a check across fields blames one of them
+            loc, value = [*loc, *filter(None, cause.field.split("."))], cause.value
+        found.append((loc, str(error["msg"]), value))
+    return found
 
 
 class FieldValueError(ValueError):

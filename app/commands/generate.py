@@ -58,6 +58,9 @@ def generate(
     ),
     rate: Annotated[float | None, typer.Option(help="Events/s ceiling (kafka target).")] = None,
     report: Annotated[Path | None, typer.Option(help="Also write the run's report as JSON here.")] = None,
+    progress_file: Annotated[
+        Path | None, typer.Option(help="Keep the run's progress here as JSON (the web page reads it).")
+    ] = None,
 ) -> None:
     """Generate CDRs (voice, SMS, data) with reference data, incidents and defects."""
     settings = load_settings()
@@ -67,11 +70,11 @@ def generate(
     if rows is not None:
         cfg = scale_to_rows(cfg, rows)
     generation = Generation(cfg)
-    _run(settings, generation, cfg, to, namespace or settings.namespaces.raw, output, rate)
+    _run(settings, generation, cfg, to, namespace or settings.namespaces.raw, output, rate, progress_file)
     summary = generation.report.as_dict()
     out.print_json(json.dumps(summary))
     if report is not None:
-        report.write_text(json.dumps(summary, indent=2) + "\n")
+        write_json_atomically(report, summary)
 
 
 def _run(
@@ -82,6 +85,7 @@ def _run(
     namespace: str,
     output: Path,
     rate: float | None,
+    progress_file: Path | None = None,
 ) -> None:
     progress = Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -97,6 +101,16 @@ def _run(
 
         def advance(batch_rows: int) -> None:
             progress.update(task, advance=1, rows=progress.tasks[task].fields["rows"] + batch_rows)
+            if progress_file is not None:
+                done = progress.tasks[task]
+                write_json_atomically(
+                    progress_file,
+                    {
+                        "units_done": int(done.completed),
+                        "units": generation.units,
+                        "rows": done.fields["rows"],
+                    },
+                )
 
         if to is Target.iceberg:
             result = _load_iceberg(settings, generation, namespace, advance)
@@ -120,6 +134,13 @@ def _run(
             delivered = produce_generation(settings, generation, rate=rate, on_batch=advance)
             progress.stop()
             out.print(f"delivered {delivered:,} events to {settings.kafka.cdr_topic}")
+
+
+def write_json_atomically(path: Path, value: object) -> None:
+    """Write JSON so that a reader sees the old file or the new one, never half of one."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(value, indent=2) + "\n")
+    partial.replace(path)
 
 
 def _load_iceberg(

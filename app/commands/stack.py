@@ -63,15 +63,18 @@ def up() -> None:
 def down() -> None:
     """Stop the streaming job and producer if running, then every managed service (data is kept)."""
     from app.stream_control import StreamProcesses
+    from app.ui.server import UiServer
 
     settings = load_settings()
-    stopped = StreamProcesses(settings).stop() + Launcher(settings).down()
+    page = [UiServer(settings).process.name] if UiServer(settings).stop() else []
+    stopped = page + StreamProcesses(settings).stop() + Launcher(settings).down()
     out.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
 
 def status() -> None:
     """Show each service (mode, pid, ports, health, memory, endpoint) and the stream's processes."""
     from app.stream_control import StreamProcesses
+    from app.ui.server import UiServer
 
     settings = load_settings()
     print_status(Launcher(settings).status())
@@ -83,6 +86,10 @@ def status() -> None:
         state = f"[{color}]{escape(row.state)}[/]" if color else escape(row.state)
         table.add_row(row.name, str(row.pid or "-"), state, _mib(row.rss_bytes), str(row.log_file))
     out.print(table)
+    page = UiServer(settings)
+    pid = page.process.pid()
+    health = ("[green]ok[/]" if page.healthy() else "[red]not answering[/]") if pid else "stopped"
+    out.print(f"web page (make ui): {health} pid {pid or '-'} {page.url if pid else ''}")
 
 
 def logs(
