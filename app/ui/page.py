@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from app.ui import runs
+from app.ui import live, runs
 from app.ui.preview import preview
 from app.ui.scenario import (
     Scenario,
@@ -195,20 +195,59 @@ def run_status() -> None:
         runs.stop_run(run.directory)
 
 
+def live_tab() -> None:
+    settings = _settings()
+    rate = st.number_input("Stream rate (events/s)", value=float(settings.stream.rate), step=500.0)
+    left, right = st.columns(2)
+    if left.button("Start stream"):
+        try:
+            live.start_stream(settings, rate)
+        except (ValueError, LakehouseError) as exc:
+            st.error(str(exc))
+    if right.button("Stop stream"):
+        stopped = live.stop_stream(settings)
+        st.info(f"stopped: {', '.join(stopped)}" if stopped else "nothing was streaming")
+    live_status()
+
+
+@st.fragment(run_every=2.0)
+def live_status() -> None:
+    """Processes, throughput, lag and the latest alerts, every two seconds."""
+    now = live.snapshot(_settings())
+    rate = live.throughput(st.session_state.get("live_before"), now)
+    st.session_state.live_before = now
+    for process in now.processes:
+        st.caption(f"{process.name}: {process.state}" + (f" (pid {process.pid})" if process.pid else ""))
+    if now.starting:
+        st.info("starting the streaming job (Spark's first micro-batch takes about a minute)")
+    if now.problem:
+        st.warning(now.problem)
+    if not now.job_running:
+        return
+    cols = st.columns(3)
+    cols[0].metric("Landed (records/s)", "-" if rate is None else f"{rate:,.0f}")
+    cols[1].metric("Lag (records in Kafka)", "-" if now.lag is None else f"{now.lag:,}")
+    cols[2].metric("Committed offsets", "-" if now.processed is None else f"{now.processed:,}")
+    st.subheader("Latest real-time alerts")
+    st.dataframe(now.alerts, hide_index=True)
+
+
 def main() -> None:
     st.set_page_config(page_title="CDR generator", layout="wide")
     st.title("CDR generator")
     validation = validate(_scenario(), _settings().time_zone)
-    configure_tab, preview_tab, run_panel, live_tab = st.tabs(["Configure", "Preview", "Run", "Live stream"])
-    with configure_tab:
+    configure_panel, preview_panel, run_panel, live_panel = st.tabs(
+        ["Configure", "Preview", "Run", "Live stream"]
+    )
+    with configure_panel:
         configure(validation)
     validation = validate(_scenario(), _settings().time_zone)
-    with preview_tab:
+    with preview_panel:
         show_preview(validation)
     with run_panel:
         run_tab(validation)
-    with live_tab:
-        st.info("Start and watch the live stream with `make stream` / `make status` (not on this page yet).")
+    with live_panel:
+        live_tab()
 
 
 main()

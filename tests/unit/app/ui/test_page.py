@@ -72,3 +72,10 @@ def test_the_preview_counts_equal_the_generators_on_the_same_sample() -> None:
     assert sum(result.weekly["events"].to_pylist()) <= rows
     assert result.estimated_rows == round(rows * (5000 / 300))
     assert 0 < sum(result.regions["events"].to_pylist()) <= rows  # a defect may name no known cell
+
+
+def test_every_tab_renders_with_no_service_running(page: AppTest) -> None:
+    assert [t.label for t in page.tabs] == ["Configure", "Preview", "Run", "Live stream"]
+    assert not page.exception
+    assert any("stream-job: stopped" in c.value for c in page.caption)
+    assert any(m.label == "Expected events" for m in page.metric)  # the preview ran
