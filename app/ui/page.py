@@ -185,14 +185,38 @@ def run_status() -> None:
         report = run.report
         st.success(
             f"Run finished: batch {report['batch_id']}, {int(report['rows']):,} events "  # type: ignore[call-overload]
-            f"to {run.request.target} in {report['seconds']} s"
+            f"to {run.request.target} in {run.seconds:.1f} s (generation {report['seconds']} s)"
         )
-        st.json(report, expanded=False)
+        report_tables(report)
+        if run.request.target == "parquet":
+            st.download_button(
+                "Download Parquet (zip)",
+                data=lambda: runs.parquet_archive(run).read_bytes(),
+                file_name=f"cdr-{run.run_id}.zip",
+                mime="application/zip",
+                on_click="ignore",
+            )
     elif run.state == "failed":
         st.error(f"Run failed; the end of its log ({run.directory / 'run.log'}):")
         st.code(run.log_tail)
     elif st.button("Stop run"):
         runs.stop_run(run.directory)
+
+
+def report_tables(report: dict[str, object]) -> None:
+    """The run's report: rows per record type, defects and incidents injected."""
+    columns = st.columns(3)
+    for column, (key, title) in zip(
+        columns,
+        [("by_type", "Rows per type"), ("defects", "Defects injected"), ("incidents", "Incidents")],
+        strict=True,
+    ):
+        counts = report.get(key) or {}
+        column.caption(title)
+        column.dataframe(
+            [{"kind": str(k), "count": int(v)} for k, v in counts.items()],  # type: ignore[union-attr]
+            hide_index=True,
+        )
 
 
 def live_tab() -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+import zipfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,6 +67,7 @@ class RunState:
     rows: int
     report: dict[str, object] | None
     log_tail: str
+    seconds: float | None = None  # wall time from start to report, once finished
 
     @property
     def fraction(self) -> float:
@@ -120,6 +122,10 @@ def read_run(run_dir: Path) -> RunState:
         "running" if process.is_running() else "finished" if report is not None else "failed"
     )
     started = datetime.strptime(run_dir.name.split("-")[0], "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    seconds = None
+    if report is not None:
+        # request.json is written just before the process starts, report.json as it ends.
+        seconds = (run_dir / "report.json").stat().st_mtime - (run_dir / "request.json").stat().st_mtime
     return RunState(
         run_id=run_dir.name,
         directory=run_dir,
@@ -131,7 +137,24 @@ def read_run(run_dir: Path) -> RunState:
         rows=int(progress.get("rows", 0)),  # type: ignore[call-overload]
         report=report,
         log_tail="" if state == "finished" else process.tail(15),
+        seconds=seconds,
     )
+
+
+def parquet_archive(run: RunState) -> Path:
+    """A zip of a finished Parquet run's files, built once beside them (stored, not deflated:
+    Parquet pages are compressed already)."""
+    if run.request.target != "parquet" or run.state != "finished":
+        raise ConfigError(f"run {run.run_id} is not a finished Parquet run")
+    archive = run.directory / "parquet.zip"
+    if not archive.exists():
+        partial = archive.with_name(".parquet.zip.partial")
+        root = run.directory / "parquet"
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as bundle:
+            for file in sorted(p for p in root.rglob("*") if p.is_file()):
+                bundle.write(file, file.relative_to(root))
+        partial.replace(archive)
+    return archive
 
 
 def list_runs(settings: LakehouseSettings) -> list[RunState]:

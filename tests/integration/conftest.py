@@ -33,10 +33,11 @@ def _distinct_free_ports(count: int) -> list[int]:
 
 
 def make_test_settings(home: Path) -> LakehouseSettings:
-    pg, s3, console, trino, trino_internal, kafka, controller, superset = _distinct_free_ports(8)
+    pg, s3, console, trino, trino_internal, kafka, controller, superset, ui = _distinct_free_ports(9)
     return LakehouseSettings(
         _env_file=None,
         home=home,
+        ui={"port": ui},
         postgres={"port": pg, "password": secrets.token_urlsafe(16)},
         s3={
             "port": s3,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from app.ui.runs import RunRequest, list_runs, read_run, runs_dir
+from app.ui.runs import RunRequest, list_runs, parquet_archive, read_run, runs_dir
 from core.exceptions import ConfigError
 from core.settings import LakehouseSettings
 
@@ -46,3 +47,27 @@ def test_states_are_read_back_from_the_run_directory(tmp_path: Path) -> None:
     assert (lost.state, lost.fraction, lost.rows) == ("failed", 0.25, 10)
     assert "unreachable" in lost.log_tail
     assert [r.run_id for r in list_runs(settings)] == [failed.name, finished.name]  # newest first
+
+
+def test_a_finished_parquet_run_is_zipped_once_with_its_tree(tmp_path: Path) -> None:
+    run_dir = runs_dir(LakehouseSettings(home=tmp_path)) / "20261202T120000-cccccc"
+    (run_dir / "parquet" / "cdr").mkdir(parents=True)
+    (run_dir / "parquet" / "cdr" / "part-0.parquet").write_bytes(b"PAR1 rows PAR1")
+    (run_dir / "parquet" / "manifest.json").write_text("{}")
+    (run_dir / "request.json").write_text(json.dumps({"target": "parquet", "namespace": None, "rate": None}))
+    (run_dir / "report.json").write_text(json.dumps({"batch_id": "gen-1", "rows": 2, "seconds": 1}))
+    run = read_run(run_dir)
+    assert run.seconds is not None and run.seconds >= 0
+    archive = parquet_archive(run)
+    with zipfile.ZipFile(archive) as bundle:
+        assert sorted(bundle.namelist()) == ["cdr/part-0.parquet", "manifest.json"]
+        assert bundle.read("cdr/part-0.parquet") == b"PAR1 rows PAR1"
+    assert parquet_archive(run).stat().st_mtime_ns == archive.stat().st_mtime_ns  # built once
+
+
+def test_only_a_finished_parquet_run_has_an_archive(tmp_path: Path) -> None:
+    run_dir = runs_dir(LakehouseSettings(home=tmp_path)) / "20261202T130000-dddddd"
+    run_dir.mkdir(parents=True)
+    (run_dir / "request.json").write_text(json.dumps({"target": "iceberg", "namespace": None, "rate": None}))
+    with pytest.raises(ConfigError, match="not a finished Parquet run"):
+        parquet_archive(read_run(run_dir))
