@@ -232,6 +232,9 @@ class StreamSettings(BaseModel):
     max_offsets_per_trigger: int = Field(500_000, ge=100, description="Kafka records per micro-batch.")
     rate: float = Field(2000.0, gt=0, description="Live producer events/s (`make stream`).")
     alerts: AlertSettings = AlertSettings()
+    failpoints_dir: Path | None = Field(
+        None, description="Crash tests only: where they arm fail points (core.failpoints); unset, none is."
+    )
 
 
 class CatalogSettings(BaseModel):

@@ -26,13 +26,16 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
-from core import clients
+from core import clients, failpoints
 from core.contracts.cdr_message import MAX_TEXT_BYTES, SCHEMA_VERSION
 from core.contracts.stream_tables import StreamTables
 from core.settings import AlertSettings, LakehouseSettings
 from ingestion.streaming.contract import JSON_OPTIONS, parse_time
 from ingestion.streaming.ledger import committed_micro_batch, micro_batch_property
 from ingestion.streaming.source import checkpoint_dir, kafka_stream
+
+# Where a crash test holds the job: the alerts of a micro-batch are in, its windows not yet.
+AFTER_ALERTS_COMMIT = "alerts-after-alerts-commit"
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -256,6 +259,7 @@ class AlertWriter:
                 # once on the topic; the alert id lets a consumer drop the repeat).
                 self._publish(alerts)
                 self._append(alerts, self.alerts_table, batch_id)
+                failpoints.reach(self.settings.stream.failpoints_dir, AFTER_ALERTS_COMMIT)
             return raised
         finally:
             alerts.unpersist()

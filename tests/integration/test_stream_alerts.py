@@ -1,27 +1,30 @@
 """The alerts query under SIGKILL: alerts and windows land exactly once whatever point the crash hit.
 
 The query commits twice per micro-batch that closes windows: the alerts it raised, then the
-windows. The job is killed the moment a new alerts commit shows in the table's snapshots, which
-is most often before the windows commit that follows it (the test counts how often it was), and
-restarted; the replayed micro-batch must write neither table twice.
+windows. A fail point holds the job right after an alerts commit (waiting for the moment from
+outside would hit it only by luck: the windows commit follows within a second); the test kills
+it there, checks the ledgers say so, and restarts it. The replayed micro-batch must write neither
+table twice, and the windows of every minute must still land.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from confluent_kafka import Producer
 
-from core import clients
+from core import clients, failpoints
 from core.contracts.stream_tables import StreamTables
 from core.settings import LakehouseSettings
+from ingestion.streaming.alerts import AFTER_ALERTS_COMMIT
 from ingestion.streaming.ledger import micro_batch_property, processed_offsets, recorded_micro_batches
 from ingestion.streaming.source import checkpoint_dir
 from tests.integration.conftest import unique
 from tests.integration.test_stream import Job, new_topic, stream_settings, wait_until  # noqa: F401
 
-ROUNDS = 2  # kills, each followed by a restart (each costs a minute on 2 cores)
+ROUNDS = 2  # kills at the fail point, each followed by a restart (each costs a minute on 2 cores)
 CELLS = 4  # of which the first fails every call: a failure_spike in each of its windows
 CALLS = 10  # per cell and minute: over the min_attempts (8) of stream_settings
 
@@ -50,11 +53,15 @@ def _minute(tag: str, cells: list[str], base: datetime, minute: int) -> list[dic
 
 def test_a_kill_between_the_alerts_and_windows_commits_duplicates_neither(
     stream_settings: LakehouseSettings,  # noqa: F811 - the fixture, imported
+    tmp_path: Path,
 ) -> None:
     # No lateness: a minute's windows close as soon as a later minute is seen.
     alerts = stream_settings.stream.alerts.model_copy(update={"lateness_seconds": 0})
+    holds = tmp_path / "failpoints"
     settings = stream_settings.model_copy(
-        update={"stream": stream_settings.stream.model_copy(update={"alerts": alerts})}
+        update={
+            "stream": stream_settings.stream.model_copy(update={"alerts": alerts, "failpoints_dir": holds})
+        }
     )
     tables = StreamTables.of(settings.namespaces)
     topic, tag = new_topic(settings, "it.alerts-kill"), unique("ak").upper()
@@ -69,25 +76,27 @@ def test_a_kill_between_the_alerts_and_windows_commits_duplicates_neither(
         producer.flush(30)
 
     job = Job(settings, topic)
-    between = 0  # kills that landed after an alerts commit and before its windows commit
+    reached = failpoints.arm(holds, AFTER_ALERTS_COMMIT)
     try:
         job.start()
         checkpoint = checkpoint_dir(settings, topic, "alerts")
         key = micro_batch_property(json.loads((checkpoint / "metadata").read_text())["id"])
         for round_ in range(ROUNDS):
-            seen = _micro_batches(settings, tables.alerts, key)
             send(range(2 * round_, 2 * round_ + 2))  # closes the minutes of the round before
-            wait_until(
-                lambda s=seen: _micro_batches(settings, tables.alerts, key) > s,
-                what=f"an alerts commit in round {round_}",
-            )
+            wait_until(reached.exists, what=f"the job to hold after an alerts commit in round {round_}")
             job.kill()
-            # Nothing commits after SIGKILL: the ledgers say where the kill landed.
-            if _micro_batches(settings, tables.alerts, key) > _micro_batches(
-                settings, tables.cell_windows, key
-            ):
-                between += 1
+            reached.unlink()
+            # Nothing commits after SIGKILL: the ledgers say the kill landed between the commits.
+            alerts_done = _micro_batches(settings, tables.alerts, key)
+            assert alerts_done > _micro_batches(settings, tables.cell_windows, key), round_
+            if round_ == ROUNDS - 1:
+                failpoints.disarm(holds, AFTER_ALERTS_COMMIT)  # the rest runs through
             job.start()
+            # The replay writes the held micro-batch's windows, not its alerts again.
+            wait_until(
+                lambda d=alerts_done: _micro_batches(settings, tables.cell_windows, key) >= d,
+                what=f"the replayed windows commit of round {round_}",
+            )
         send(range(2 * ROUNDS, 2 * ROUNDS + 1))  # a later minute closes every window sent before
         expected_windows = CELLS * 2 * ROUNDS
 
@@ -109,7 +118,6 @@ def test_a_kill_between_the_alerts_and_windows_commits_duplicates_neither(
     finally:
         job.stop()
 
-    assert between >= 1, "no kill landed between the two commits: the test proved nothing"
     assert windows() == [expected_windows, expected_windows]
     ((total, distinct, spikes),) = clients.trino_query(
         settings,
