@@ -1,8 +1,9 @@
 """The configuration files of Prometheus and Alertmanager, rendered from the settings.
 
 Written by the services into the state dir; no secret is in them or on a command line: Trino is
-scraped as its password-less ``monitoring`` identity over HTTPS verified against the stack's CA,
-MinIO with a bearer token read from a 0600 file. JSON is valid YAML, so both render as JSON.
+scraped as its ``monitoring`` identity over HTTPS verified against the stack's CA, its password
+read from a 0600 file; MinIO with a bearer token read from a 0600 file. JSON is valid YAML, so
+both render as JSON.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ RULES_FILE = Path(__file__).resolve().parents[1] / "monitoring" / "rules.yml"
 
 
 def prometheus_config(
-    settings: LakehouseSettings, *, ca_file: Path, minio_token_file: Path
+    settings: LakehouseSettings, *, ca_file: Path, trino_password_file: Path, minio_token_file: Path
 ) -> dict[str, Any]:
     """prometheus.yml: the scrape targets, the rules and where alerts go."""
     mon = settings.monitoring
@@ -33,7 +34,10 @@ def prometheus_config(
             f"{settings.trino.host}:{settings.trino.port}",
             scheme="https",
             tls_config={"ca_file": str(ca_file)},
-            basic_auth={"username": settings.trino.monitoring_user},
+            basic_auth={
+                "username": settings.trino.monitoring_user,
+                "password_file": str(trino_password_file),
+            },
         ),
         job(
             "minio",

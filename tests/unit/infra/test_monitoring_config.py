@@ -15,14 +15,14 @@ def _settings(**env: str) -> LakehouseSettings:
 
 def test_prometheus_scrapes_every_service_without_secrets(tmp_path: Path) -> None:
     settings = _settings(trino={"password": "s3cret-engineer"}, s3={"root_password": "s3cret-root"})
-    ca, token = tmp_path / "ca.pem", tmp_path / "minio.token"
-    text = render(prometheus_config(settings, ca_file=ca, minio_token_file=token))
+    ca, token, pw = tmp_path / "ca.pem", tmp_path / "minio.token", tmp_path / "trino.pw"
+    text = render(prometheus_config(settings, ca_file=ca, trino_password_file=pw, minio_token_file=token))
     config = json.loads(text)
     jobs = {j["job_name"]: j for j in config["scrape_configs"]}
     assert set(jobs) == {"prometheus", "alertmanager", "trino", "minio", "postgres"}
     assert jobs["trino"]["scheme"] == "https"
     assert jobs["trino"]["tls_config"] == {"ca_file": str(ca)}
-    assert jobs["trino"]["basic_auth"] == {"username": "monitoring"}
+    assert jobs["trino"]["basic_auth"] == {"username": "monitoring", "password_file": str(pw)}
     assert jobs["minio"]["authorization"]["credentials_file"] == str(token)
     assert jobs["alertmanager"]["static_configs"][0]["targets"] == ["127.0.0.1:9095"]
     assert config["rule_files"] == [str(RULES_FILE)] and RULES_FILE.is_file()
