@@ -109,8 +109,8 @@ def graph() -> grimp.ImportGraph:
     return grimp.build_graph(*PACKAGES, include_external_packages=False, cache_dir=None)
 
 
-# Scripts that another interpreter runs (Superset's own environment): not modules of the packages.
-# Scripts run by path, not imported: Superset's config file, make lint's promtool check.
+# Scripts run by path, not imported as modules of the packages: Superset's config file (its own
+# environment runs it) and make lint's promtool check.
 FOREIGN_SCRIPT_DIRS = (ROOT / "infra" / "superset", ROOT / "infra" / "monitoring")
 
 
