@@ -72,11 +72,12 @@ test-unit: install ## Run unit tests only
 bench: up ## Run the benchmarks (stack must be up; `make up` is run first) and write BENCHMARKS.md
 	@$(BIN)/python -m bench
 
-lint: install ## Lint Python (ruff), the import layers (import-linter) and the dbt SQL (sqlfluff)
+lint: install ## Lint Python (ruff), the import layers (import-linter), the dbt SQL (sqlfluff) and the alert rules (promtool)
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
 	@$(BIN)/lint-imports --no-cache
 	@$(BIN)/sqlfluff lint dbt_project/models --processes 2 --disable-progress-bar
+	@$(BIN)/python infra/monitoring/promtool_check.py
 
 fmt: install ## Format and auto-fix (ruff)
 	@$(BIN)/ruff format .

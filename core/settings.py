@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.exceptions import ENV_PREFIX, ConfigError, FieldValueError
 from core.kafka_auth import KafkaAuthSettings
+from core.monitoring_settings import MonitoringSettings
 from core.service_settings import (  # noqa: F401 - re-exported: importers use core.settings
     ROOT_PASSWORD_VARIABLE,
     S3Identity,
@@ -270,6 +271,7 @@ class LakehouseSettings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     superset: SupersetSettings = SupersetSettings()
     ui: UiSettings = UiSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
     catalog: CatalogSettings = CatalogSettings()
     artifacts: ArtifactSettings = ArtifactSettings()
     stream: StreamSettings = StreamSettings()

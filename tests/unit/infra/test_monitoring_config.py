@@ -1,0 +1,40 @@
+"""Prometheus' and Alertmanager's rendered configs: the targets, TLS to Trino, no secrets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from core.settings import LakehouseSettings
+from infra.services.monitoring_config import RULES_FILE, alertmanager_config, prometheus_config, render
+
+
+def _settings(**env: str) -> LakehouseSettings:
+    return LakehouseSettings(_env_file=None, **env)
+
+
+def test_prometheus_scrapes_every_service_without_secrets(tmp_path: Path) -> None:
+    settings = _settings(trino={"password": "s3cret-engineer"}, s3={"root_password": "s3cret-root"})
+    ca, token, pw = tmp_path / "ca.pem", tmp_path / "minio.token", tmp_path / "trino.pw"
+    text = render(prometheus_config(settings, ca_file=ca, trino_password_file=pw, minio_token_file=token))
+    config = json.loads(text)
+    jobs = {j["job_name"]: j for j in config["scrape_configs"]}
+    assert set(jobs) == {"prometheus", "alertmanager", "trino", "minio", "postgres"}
+    assert jobs["trino"]["scheme"] == "https"
+    assert jobs["trino"]["tls_config"] == {"ca_file": str(ca)}
+    assert jobs["trino"]["basic_auth"] == {"username": "monitoring", "password_file": str(pw)}
+    assert jobs["minio"]["authorization"]["credentials_file"] == str(token)
+    assert jobs["alertmanager"]["static_configs"][0]["targets"] == ["127.0.0.1:9095"]
+    assert config["rule_files"] == [str(RULES_FILE)] and RULES_FILE.is_file()
+    assert "s3cret" not in text
+
+
+def test_alertmanager_routes_to_the_configured_webhook() -> None:
+    config = alertmanager_config(_settings(monitoring={"webhook_url": "http://127.0.0.1:5001/hook"}))
+    assert config["route"]["receiver"] == "webhook"
+    assert config["route"]["group_wait"] == "1s"
+    assert config["receivers"][0]["webhook_configs"][0]["url"] == "http://127.0.0.1:5001/hook"
+
+
+def test_alertmanager_without_webhook_has_a_silent_receiver() -> None:
+    assert alertmanager_config(_settings())["receivers"] == [{"name": "webhook"}]
