@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -115,6 +116,18 @@ def _login_form_or_elsewhere(driver: WebDriver) -> Any:
     return page[1] == "complete" and not page[0].startswith("/login")
 
 
+def _held_steadily(condition: Callable[[WebDriver], bool], polls: int) -> Callable[[WebDriver], bool]:
+    """A wait condition true once ``condition`` has held on ``polls`` consecutive polls."""
+    held = 0
+
+    def check(driver: WebDriver) -> bool:
+        nonlocal held
+        held = held + 1 if condition(driver) else 0
+        return held >= polls
+
+    return check
+
+
 class SupersetPage:
     """Drives Superset's own pages in ``driver`` (a :func:`infra.browser.chromium_session`)."""
 
@@ -150,9 +163,8 @@ class SupersetPage:
                 raise SupersetPageError("still signed in after /logout/: cannot log in as another user")
         except TimeoutException as exc:
             raise SupersetPageError(f"no login form at {self.base_url}/login/ in {timeout:.0f}s") from exc
-        self.driver.find_element(By.CSS_SELECTOR, '[data-test="username-input"]').send_keys(user)
-        self.driver.find_element(By.CSS_SELECTOR, '[data-test="password-input"]').send_keys(password)
-        button.click()
+        self._fill_login_form(user, password)
+        self.driver.find_element(By.CSS_SELECTOR, '[data-test="login-button"]').click()
 
         def outcome(driver: WebDriver) -> str | bool:
             # Refused: Superset reloads the form with a danger toast. Accepted: it leaves /login.
@@ -171,6 +183,39 @@ class SupersetPage:
             raise SupersetPageError(f"no answer to the login form in {timeout:.0f}s") from exc
         if result != "ok":
             raise SupersetPageError(f"Superset refused the login of {user!r}: {result}")
+
+    def _fill_login_form(self, user: str, password: str, attempts: int = 3) -> None:
+        """Type both fields and make sure the form holds exactly that before it is submitted.
+
+        Keys sent while the page's React tree is still settling can be dropped or land in an
+        input that is then replaced (CI once saw a correct password refused that way), so each
+        attempt re-finds the inputs, clears them, types, and reads the values back.
+        """
+        from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+        from selenium.webdriver.common.by import By
+
+        wanted = {"username-input": user, "password-input": password}
+
+        def holds_wanted(driver: WebDriver) -> bool:
+            for test_id, text in wanted.items():
+                found = driver.find_elements(By.CSS_SELECTOR, f'[data-test="{test_id}"]')
+                if not found or found[0].get_attribute("value") != text:
+                    return False
+            return True
+
+        for _ in range(attempts):
+            try:
+                for test_id, text in wanted.items():
+                    field_ = self.driver.find_element(By.CSS_SELECTOR, f'[data-test="{test_id}"]')
+                    field_.clear()
+                    field_.send_keys(text)
+                # Held over consecutive polls, not at one instant: a re-render right after
+                # typing would otherwise empty the form between the check and the click.
+                self._wait(3.0).until(_held_steadily(holds_wanted, polls=4))
+                return
+            except (StaleElementReferenceException, TimeoutException):
+                continue
+        raise SupersetPageError(f"the login form did not keep what was typed after {attempts} attempts")
 
     def dashboard_url(self, url_or_slug: str | int, force: bool = False) -> str:
         """The dashboard's address: a full URL as given, else ``/superset/dashboard/<slug or id>/``."""
