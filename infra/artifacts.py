@@ -7,12 +7,14 @@ Layout of the cache (``LAKEHOUSE_CACHE_DIR``, default ``~/.cache/cdr-lakehouse``
     trino/<version>/                                 server unpacked, Iceberg plugin inside
     kafka/<version>/libs/                            the broker's classpath
     minio/<version>/bin/minio                        built with `go install`
+    alertmanager/<version>/bin/alertmanager          built with `go install`
+    debian/<package>-<version>/bin/                  programs of a pinned Debian package
 
 A directory is only used once its ``.complete`` marker exists, so an interrupted install is
 redone rather than trusted. Every use re-checks content (:mod:`infra.integrity`): a cached Maven
 file is re-hashed against its pin (and fetched again when it differs), the Trino tree against the
 ``tree_sha256`` pinned for it, the Kafka classpath jar by jar against the pins, the MinIO binary
-against the hash recorded when it was built and checked (:mod:`infra.minio_build`). A tree or
+against the hash recorded when it was built and checked (:mod:`infra.go_build`). A tree or
 binary that fails is refused with the path to delete.
 """
 
@@ -33,8 +35,9 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColu
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from core.exceptions import ArtifactError
+from infra.debian_packages import DebPin, ensure_programs
+from infra.go_build import GoModulePin, ensure_go_binary
 from infra.integrity import COMPLETE, Manifest, compare, hash_tree, sha256_of, tree_digest, verify_files
-from infra.minio_build import GoModulePin, ensure_go_binary
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +94,8 @@ class Pins:
     kafka_version: str
     kafka_files: tuple[MavenFile, ...]
     minio: GoModulePin
+    alertmanager: GoModulePin
+    debs: tuple[DebPin, ...]
     spark_version: str
     spark_files: tuple[MavenFile, ...]
     trino_cli: MavenFile
@@ -108,11 +113,11 @@ class Pins:
             trino_tree_sha256=data["trino"]["tree_sha256"],
             kafka_version=data["kafka"]["version"],
             kafka_files=files("kafka"),
-            minio=GoModulePin(
-                module=data["minio"]["module"],
-                version=data["minio"]["version"],
-                h1=data["minio"]["h1"],
-                proxy=data["minio"]["proxy"],
+            minio=GoModulePin(**data["minio"]),
+            alertmanager=GoModulePin(**data["alertmanager"], section="alertmanager"),
+            debs=tuple(
+                DebPin(d["package"], d["version"], d["sha256"], tuple(d["programs"]))
+                for d in data["monitoring"]["debs"]
             ),
             spark_version=data["spark"]["version"],
             spark_files=files("spark"),
@@ -264,6 +269,20 @@ class ArtifactCache:
     def ensure_minio(self) -> Path:
         """The MinIO binary: built once (checksum database on, build info checked), re-hashed each use."""
         return ensure_go_binary(self.minio_binary(), self.pins.minio)
+
+    def alertmanager_binary(self) -> Path:
+        return self.root / "alertmanager" / self.pins.alertmanager.version / "bin" / "alertmanager"
+
+    def ensure_alertmanager(self) -> Path:
+        """The Alertmanager binary, built and checked like MinIO's."""
+        return ensure_go_binary(self.alertmanager_binary(), self.pins.alertmanager)
+
+    def ensure_debian_programs(self, package: str) -> Path:
+        """The verified ``bin/`` of a pinned Debian package (Prometheus, the PostgreSQL exporter)."""
+        pin = next((d for d in self.pins.debs if d.package == package), None)
+        if pin is None:
+            raise ArtifactError(f"no Debian package {package!r} in infra/artifacts.toml [monitoring]")
+        return ensure_programs(self.root, pin)
 
 
 def _progress(console: Console | None = None) -> Progress:

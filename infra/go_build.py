@@ -1,4 +1,5 @@
-"""MinIO, built from source with ``go install`` and checked against the Go checksum database.
+"""Servers built from source with ``go install`` (MinIO, Alertmanager), checked against the Go
+checksum database.
 
 The Go toolchain verifies every module it downloads against sum.golang.org, unless its
 environment says otherwise (GOSUMDB=off, GONOSUMDB, GOPRIVATE, GOINSECURE, GOFLAGS=-insecure, or
@@ -35,10 +36,18 @@ class GoModulePin:
     h1: str
     proxy: str
     sumdb: str = "sum.golang.org"
+    # The main package when it is not the module's root (Alertmanager's is cmd/alertmanager).
+    package: str = ""
+    # The section of infra/artifacts.toml that pins it, named in errors.
+    section: str = "minio"
+
+    @property
+    def main_package(self) -> str:
+        return self.package or self.module
 
     @property
     def target(self) -> str:
-        return f"{self.module}@{self.version}"
+        return f"{self.main_package}@{self.version}"
 
 
 def go_build_env(pin: GoModulePin, gobin: Path) -> dict[str, str]:
@@ -81,11 +90,11 @@ def check_build_info(go: str, binary: Path, pin: GoModulePin) -> None:
         raise ArtifactError(f"`go version -m {binary}` failed: {result.stderr.strip()}")
     path, main, replaced = parse_build_info(result.stdout)
     wanted = (pin.module, pin.version, pin.h1)
-    if path != pin.module or main != wanted or replaced:
+    if path != pin.main_package or main != wanted or replaced:
         raise ArtifactError(
             f"{binary}: built from {path or '?'} {' '.join(main) or '(no module information)'}"
             f"{' with replaced modules' if replaced else ''}, not the pinned {' '.join(wanted)} "
-            f"(infra/artifacts.toml [minio]); the binary is refused: {recovery_hint(binary.parent)}"
+            f"(infra/artifacts.toml [{pin.section}]); the binary is refused: {recovery_hint(binary.parent)}"
         )
 
 
@@ -93,9 +102,10 @@ def _go() -> str:
     go = shutil.which("go")
     if go is None:
         raise PrerequisiteError(
-            "Go is needed once to build MinIO (`go install`): install Go 1.24+ "
-            "(Debian: apt-get install golang-go, or https://go.dev/dl) or point "
-            "LAKEHOUSE_S3__* at an existing S3 service with LAKEHOUSE_S3__MANAGED=false"
+            "Go is needed once to build MinIO and Alertmanager (`go install`): install Go 1.24+ "
+            "(Debian: apt-get install golang-go, or https://go.dev/dl), or point the settings at "
+            "existing servers (LAKEHOUSE_S3__MANAGED=false, "
+            "LAKEHOUSE_MONITORING__ALERTMANAGER__MANAGED=false)"
         )
     return go
 
@@ -124,7 +134,7 @@ def ensure_go_binary(binary: Path, pin: GoModulePin) -> Path:
     go = _go()
     shutil.rmtree(bin_dir, ignore_errors=True)
     bin_dir.mkdir(parents=True)
-    log.info("building MinIO %s with go install (first time only)", pin.version)
+    log.info("building %s %s with go install (first time only)", pin.main_package, pin.version)
     env = go_build_env(pin, bin_dir)
     result = subprocess.run([go, "install", pin.target], env=env, capture_output=True, text=True)
     if result.returncode != 0 or not binary.exists():

@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 
 from core.exceptions import ArtifactError
-from infra.integrity import MANIFEST
-from infra.minio_build import (
+from infra.go_build import (
     GoModulePin,
     check_build_info,
     ensure_go_binary,
     go_build_env,
     parse_build_info,
 )
+from infra.integrity import MANIFEST
 
 PIN = GoModulePin(
     module="github.com/minio/minio",
