@@ -7,7 +7,7 @@ Each server is a ServiceSettings: ``managed=false`` points at an existing one in
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import BaseModel, Field, HttpUrl, SecretStr
 
 from core.service_settings import ServiceSettings
 
@@ -45,6 +45,7 @@ class PostgresExporterSettings(ServiceSettings):
 
     port: int = Field(9187, ge=1, le=65535, description="HTTP port of its /metrics.")
     db_user: str = Field("lakehouse_monitor", pattern=r"^[a-z][a-z0-9_]*$", description="pg_monitor role.")
+    db_password: SecretStr = SecretStr("")
 
 
 class MonitoringSettings(BaseModel):

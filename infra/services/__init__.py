@@ -4,20 +4,27 @@ from __future__ import annotations
 
 from core.settings import LakehouseSettings
 from infra.artifacts import ArtifactCache
+from infra.services.alertmanager import AlertmanagerService
 from infra.services.base import Health, Port, Service
 from infra.services.kafka import KafkaService
 from infra.services.minio import MinioService
 from infra.services.postgres import PostgresService
+from infra.services.postgres_exporter import PostgresExporterService
+from infra.services.prometheus import PrometheusService
 from infra.services.superset import SupersetService
 from infra.services.trino import TrinoService
 
 # Dependency order: the catalog database and the object store before Trino; Kafka stands alone;
-# Superset last (it waits for PostgreSQL, and starting it takes the longest).
+# monitoring next (the exporter waits for PostgreSQL); Superset last (it waits for PostgreSQL,
+# and starting it takes the longest).
 SERVICE_TYPES: tuple[type[Service], ...] = (
     PostgresService,
     MinioService,
     TrinoService,
     KafkaService,
+    AlertmanagerService,
+    PrometheusService,
+    PostgresExporterService,
     SupersetService,
 )
 SERVICE_NAMES = tuple(t.name for t in SERVICE_TYPES)

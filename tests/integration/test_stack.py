@@ -21,7 +21,16 @@ from tests.integration.conftest import unique
 
 def test_every_service_is_healthy_with_a_live_process(launcher: Launcher) -> None:
     rows = launcher.status()
-    assert [r.name for r in rows] == ["postgres", "minio", "trino", "kafka", "superset"]
+    assert [r.name for r in rows] == [
+        "postgres",
+        "minio",
+        "trino",
+        "kafka",
+        "alertmanager",
+        "prometheus",
+        "postgres-exporter",
+        "superset",
+    ]
     for row in rows:
         assert row.health.ok, f"{row.name}: {row.health.detail}"
         assert row.pid is not None and row.rss_bytes and row.rss_bytes > 0

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 from pathlib import Path
 
 from core.settings import LakehouseSettings
 from infra.services.monitoring_config import RULES_FILE, alertmanager_config, prometheus_config, render
+from infra.services.prometheus import minio_metrics_token
 
 
 def _settings(**env: str) -> LakehouseSettings:
@@ -38,3 +42,24 @@ def test_alertmanager_routes_to_the_configured_webhook() -> None:
 
 def test_alertmanager_without_webhook_has_a_silent_receiver() -> None:
     assert alertmanager_config(_settings())["receivers"] == [{"name": "webhook"}]
+
+
+def test_without_a_managed_object_store_minio_is_not_scraped(tmp_path: Path) -> None:
+    config = prometheus_config(
+        _settings(), ca_file=tmp_path / "ca", trino_password_file=tmp_path / "pw", minio_token_file=None
+    )
+    assert "minio" not in {j["job_name"] for j in config["scrape_configs"]}
+
+
+def test_the_minio_metrics_token_is_an_hs512_jwt_signed_with_the_secret() -> None:
+    token = minio_metrics_token("root-user", "root-secret", now=1_000, lifetime_s=60)
+    header, body, signature = token.split(".")
+
+    def decode(part: str) -> bytes:
+        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+    assert json.loads(decode(header)) == {"alg": "HS512", "typ": "JWT"}
+    assert json.loads(decode(body)) == {"exp": 1_060, "sub": "root-user", "iss": "prometheus"}
+    expected = hmac.new(b"root-secret", f"{header}.{body}".encode(), hashlib.sha512).digest()
+    assert decode(signature) == expected
+    assert minio_metrics_token("root-user", "other", now=1_000, lifetime_s=60) != token
