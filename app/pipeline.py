@@ -18,6 +18,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from app.pipeline_lock import pipeline_lock
+from app.pipeline_metrics import record_pipeline_run
 from app.publication import Publication, publish, restore
 from app.transform import cdr_checked_table, run_dbt
 from core import clients
@@ -35,6 +36,8 @@ class PipelineReport:
     steps: list[tuple[str, float, str]] = field(default_factory=list)
     gates: list[GateResult] = field(default_factory=list)
     publication: Publication | None = None
+    # Every step that ran, failed ones too: (name, seconds, passed), for the metrics.
+    outcomes: list[tuple[str, float, bool]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -116,19 +119,34 @@ def run_pipeline(
     raises GateFailedError / TransformError / PipelineBusyError."""
     steps = steps or Steps()
     with steps.lock(settings):
-        return _run_locked(settings, thresholds or Thresholds(), say, steps)
+        report = PipelineReport()
+        succeeded = False
+        try:
+            _run_locked(settings, thresholds or Thresholds(), say, steps, report)
+            succeeded = True
+        finally:
+            record_pipeline_run(settings, report.outcomes, succeeded)
+        return report
 
 
 def _run_locked(
-    settings: LakehouseSettings, thresholds: Thresholds, say: Callable[[str], None], steps: Steps
-) -> PipelineReport:
+    settings: LakehouseSettings,
+    thresholds: Thresholds,
+    say: Callable[[str], None],
+    steps: Steps,
+    report: PipelineReport,
+) -> None:
     ns = settings.namespaces
-    report = PipelineReport()
 
     def step(name: str, action: Callable[[], object]) -> object:
         began = time.perf_counter()
         say(f"[{name}] ...")
-        outcome = action()
+        try:
+            outcome = action()
+        except BaseException:
+            report.outcomes.append((name, time.perf_counter() - began, False))
+            raise
+        report.outcomes.append((name, time.perf_counter() - began, True))
         detail = ""
         if isinstance(outcome, GateResult):
             report.gates.append(outcome)
@@ -169,4 +187,3 @@ def _run_locked(
     docs = next((g.docs for g in reversed(report.gates) if g.docs), None)
     if docs:
         say(f"Data Docs: {docs}")
-    return report

@@ -66,6 +66,15 @@ class Service(ABC):
     def conf_dir(self) -> Path:
         return self.settings.conf_dir / self.name
 
+    def secret_file(self, name: str) -> Path:
+        """Where this service's secret ``name`` is kept: ``<home>/secrets/<service>/``, 0700,
+        apart from its configuration (which holds no secret and may be shown or shared)."""
+        directory = self.settings.home / "secrets" / self.name
+        directory.mkdir(parents=True, exist_ok=True)
+        directory.parent.chmod(0o700)
+        directory.chmod(0o700)
+        return directory / name
+
     @abstractmethod
     def ports(self) -> list[Port]:
         """Ports this service binds when managed."""

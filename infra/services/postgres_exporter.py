@@ -46,7 +46,9 @@ class PostgresExporterService(Service):
         postgres = PostgresService(self.settings, self.artifacts)
         if postgres.managed:
             postgres.ensure_monitor_role(exporter.db_user, exporter.db_password)
-        password_file = write_private(self.conf_dir / "db.password", exporter.db_password.get_secret_value())
+        password_file = write_private(
+            self.secret_file("db.password"), exporter.db_password.get_secret_value()
+        )
         binary = self.artifacts.ensure_debian_programs("prometheus-postgres-exporter")
         self.process.start(
             [

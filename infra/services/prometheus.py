@@ -65,12 +65,12 @@ class PrometheusService(Service):
 
     def _scrape_secrets(self) -> tuple[Path, Path | None]:
         trino_password = self.settings.trino.monitoring_password.get_secret_value()
-        trino_file = write_private(self.conf_dir / "trino.password", trino_password)
+        trino_file = write_private(self.secret_file("trino.password"), trino_password)
         if not self.settings.s3.managed:
             return trino_file, None  # an external S3's metrics are its operator's to scrape
         root = self.settings.s3.root()
         token = minio_metrics_token(root.access_key, root.secret(), time.time(), MINIO_TOKEN_SECONDS)
-        return trino_file, write_private(self.conf_dir / "minio.token", token)
+        return trino_file, write_private(self.secret_file("minio.token"), token)
 
     def start(self) -> None:
         prom = self.endpoint
@@ -82,6 +82,7 @@ class PrometheusService(Service):
             trino_password_file=trino_password_file,
             minio_token_file=minio_token_file,
         )
+        self.conf_dir.mkdir(parents=True, exist_ok=True)
         config_file = self.conf_dir / "prometheus.yml"
         config_file.write_text(render(config), encoding="utf-8")
         binary = self.artifacts.ensure_debian_programs("prometheus") / "prometheus"

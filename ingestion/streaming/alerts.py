@@ -32,6 +32,7 @@ from core.contracts.stream_tables import StreamTables
 from core.settings import AlertSettings, LakehouseSettings
 from ingestion.streaming.contract import JSON_OPTIONS, parse_time
 from ingestion.streaming.ledger import committed_micro_batch, micro_batch_property
+from ingestion.streaming.metrics import AlertQueryMetrics
 from ingestion.streaming.source import checkpoint_dir, kafka_stream
 
 # Where a crash test holds the job: the alerts of a micro-batch are in, its windows not yet.
@@ -183,8 +184,11 @@ class AlertWriter:
     whose ledger already has it, so neither alerts nor windows land twice.
     """
 
-    def __init__(self, settings: LakehouseSettings, tables: StreamTables, checkpoint: Path) -> None:
+    def __init__(
+        self, settings: LakehouseSettings, tables: StreamTables, checkpoint: Path, topic: str = ""
+    ) -> None:
         self.settings = settings
+        self.metrics = AlertQueryMetrics(settings, topic or settings.kafka.cdr_topic)
         self.rules = settings.stream.alerts
         catalog = settings.catalog.name
         self.windows_table = f"{catalog}.{tables.cell_windows}"
@@ -234,6 +238,7 @@ class AlertWriter:
                 "" if alerts_due else " (committed before a restart)",
                 time.monotonic() - began,
             )
+            self.metrics.committed(raised)
         finally:
             windows.unpersist()
 
@@ -285,7 +290,7 @@ def start_alert_query(spark: SparkSession, settings: LakehouseSettings, topic: s
         cell_windows(kafka_stream(spark, settings, topic), settings.stream.alerts)
         .writeStream.queryName(f"alerts:{topic}")
         .outputMode("append")
-        .foreachBatch(AlertWriter(settings, tables, checkpoint))
+        .foreachBatch(AlertWriter(settings, tables, checkpoint, topic))
         .option("checkpointLocation", str(checkpoint))
         .trigger(processingTime=f"{settings.stream.alerts.trigger_seconds} seconds")
         .start()

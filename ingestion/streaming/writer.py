@@ -26,6 +26,7 @@ from ingestion.streaming.ledger import (
     offsets_property,
     stream_batch_id,
 )
+from ingestion.streaming.metrics import CdrQueryMetrics
 from ingestion.streaming.source import checkpoint_dir, kafka_stream
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class CdrWriter:
         self.tables = tables
         self.checkpoint = checkpoint
         self._offsets: dict[str, Offsets] = {}  # per table, read once then kept current
+        self.metrics = CdrQueryMetrics(settings, topic)
 
     def _table(self, name: str) -> str:
         return f"{self.catalog}.{name}"
@@ -101,14 +103,16 @@ class CdrWriter:
                         F.lit(stream_batch_id(self.topic, ends)).alias("batch_id"),
                     ],
                 )
+            seconds = time.monotonic() - began
             log.info(
                 "batch %d: %d rows to %s, %d quarantined in %.1fs",
                 batch_id,
                 landed,
                 self.tables.cdr,
                 quarantined,
-                time.monotonic() - began,
+                seconds,
             )
+            self.metrics.committed(landed, quarantined, seconds)
         finally:
             parsed.unpersist()
 

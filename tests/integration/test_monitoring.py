@@ -112,6 +112,21 @@ def test_status_shows_the_monitoring_services_healthy(launcher: Launcher) -> Non
         assert rows[name].pid is not None and rows[name].health.ok, (name, rows[name].health)
 
 
+def test_scrape_secrets_are_private_files_and_no_config_holds_one(launcher: Launcher) -> None:
+    settings = launcher.settings
+    secrets_dir = settings.home / "secrets"
+    files = [p for p in secrets_dir.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"trino.password", "minio.token", "db.password"}
+    assert secrets_dir.stat().st_mode & 0o777 == 0o700
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in files), files
+    passwords = [
+        settings.trino.monitoring_password.get_secret_value(),
+        settings.monitoring.postgres_exporter.db_password.get_secret_value(),
+    ]
+    configs = [p for name in ("prometheus", "alertmanager") for p in (settings.conf_dir / name).rglob("*")]
+    assert configs and not [p for p in configs if p.is_file() and any(v in p.read_text() for v in passwords)]
+
+
 def test_every_scrape_target_is_up_and_serves_its_metrics(settings: LakehouseSettings) -> None:
     _wait_all_up(settings)
     # Each target's own series, not only `up`: the scrape was authenticated and parsed.

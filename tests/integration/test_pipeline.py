@@ -25,6 +25,7 @@ from app.pipeline_lock import PIPELINE_LOCK_KEY
 from app.publication import current_snapshots, latest_publication
 from app.transform import DBT_PROJECT_DIR, PROFILES_FILE, SETTINGS_MACRO_FILE, write_dbt_settings
 from core import clients
+from core.run_metrics import read_samples
 from core.settings import LakehouseSettings, load_settings
 from generator.config import DEFAULT_CONFIG
 from tests.integration.conftest import LAKEHOUSE, run_cli
@@ -77,6 +78,25 @@ def test_every_defect_lands_in_rejected_cdrs_with_its_reason_and_nothing_else(
     )
     assert len(truth) == sum(first_build["defects"].values()) > 1000
     assert set(map(tuple, rejected.values)) == set(map(tuple, truth.values))
+
+
+def test_the_run_left_each_step_and_gate_as_metrics(settings: LakehouseSettings, first_build: dict) -> None:
+    samples = read_samples(settings)["pipeline"]
+    gates = {s.labels["gate"]: s.value for s in samples if s.name == "lakehouse_pipeline_gate_success"}
+    # The raw gate runs only when raw has rows no run has checked yet (first_build made some).
+    assert {"clean", "analytics"} <= set(gates) <= {"raw", "clean", "analytics"}
+    assert all(passed == 1.0 for passed in gates.values()), gates
+    steps = {
+        s.labels["step"]: s.value for s in samples if s.name == "lakehouse_pipeline_step_duration_seconds"
+    }
+    assert {"dbt build clean", "dbt build analytics", "publish"} <= set(steps)
+    assert all(seconds > 0 for seconds in steps.values())
+    last = {s.name: s.value for s in samples if not s.labels}
+    assert last["lakehouse_pipeline_last_run_success"] == 1.0
+    assert (
+        last["lakehouse_pipeline_last_success_timestamp_seconds"]
+        == last["lakehouse_pipeline_last_run_timestamp_seconds"]
+    )
 
 
 def test_clean_layer_holds_each_valid_record_once_without_direct_identifiers(

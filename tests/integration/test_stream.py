@@ -30,6 +30,7 @@ from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wa
 from app.stream_control import start_job
 from core import clients
 from core.kafka_auth import KAFKA_IDENTITIES
+from core.run_metrics import read_samples
 from core.settings import LakehouseSettings
 from generator.config import load_config, scale_to_rows
 from generator.run import Generation
@@ -261,6 +262,10 @@ def test_garbage_goes_to_quarantine_and_dead_letters_while_valid_events_land(
     # Bad input never fails a micro-batch: the job did not have to restart a query.
     state = JobState.read(state_file(stream_settings, shared_topic))
     assert state is not None and state.describe() == "running"
+    # Its metrics count this test's rows (totals since the job started: at least these).
+    metrics = {s.name: s.value for s in read_samples(stream_settings)[f"stream-cdr-{shared_topic}"]}
+    assert metrics["lakehouse_stream_rows_landed_total"] >= valid.num_rows
+    assert metrics["lakehouse_stream_rows_quarantined_total"] >= len(garbage)
     rows = clients.trino_query(
         stream_settings,
         f'SELECT message_value, reason, partition, "offset" FROM {NS}.cdr_quarantine '

@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
+from pathlib import Path
 
 import pytest
 
 from app.pipeline import PENDING_VIEW, PendingRaw, Steps, run_pipeline
 from app.publication import Publication
 from core.exceptions import GateFailedError
+from core.run_metrics import read_samples
 from core.settings import LakehouseSettings, load_settings
 from expectations.gates import GateResult
 
@@ -70,8 +72,29 @@ class Recorder:
 
 
 @pytest.fixture
-def settings() -> LakehouseSettings:
-    return load_settings(env_file=None, namespaces={"clean_candidate": "gold_candidate", "quality": "checks"})
+def settings(tmp_path: Path) -> LakehouseSettings:
+    return load_settings(
+        env_file=None, home=tmp_path, namespaces={"clean_candidate": "gold_candidate", "quality": "checks"}
+    )
+
+
+def _metrics(settings: LakehouseSettings) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    samples = read_samples(settings)["pipeline"]
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value for s in samples}
+
+
+def test_a_failed_gate_is_left_as_metrics_and_the_last_success_is_kept(settings: LakehouseSettings) -> None:
+    run_pipeline(settings, say=lambda _: None, steps=Recorder().steps())
+    succeeded_at = _metrics(settings)[("lakehouse_pipeline_last_success_timestamp_seconds", ())]
+    with pytest.raises(GateFailedError):
+        run_pipeline(settings, say=lambda _: None, steps=Recorder(failing=frozenset({"clean"})).steps())
+    metrics = _metrics(settings)
+    assert metrics[("lakehouse_pipeline_gate_success", (("gate", "raw"),))] == 1.0
+    assert metrics[("lakehouse_pipeline_gate_success", (("gate", "clean"),))] == 0.0
+    assert ("lakehouse_pipeline_gate_success", (("gate", "analytics"),)) not in metrics  # never ran
+    assert metrics[("lakehouse_pipeline_last_run_success", ())] == 0.0
+    assert metrics[("lakehouse_pipeline_last_success_timestamp_seconds", ())] == succeeded_at
+    assert metrics[("lakehouse_pipeline_last_run_timestamp_seconds", ())] >= succeeded_at
 
 
 def test_layers_are_built_and_gated_in_order(settings: LakehouseSettings) -> None:

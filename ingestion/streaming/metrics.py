@@ -1,0 +1,71 @@
+"""The streaming job's own metrics, left for the lakehouse exporter (:mod:`core.run_metrics`).
+
+Each query has its file, written from its own ``foreachBatch`` after a commit (one thread per
+query: no lock needed). Totals count since the job started. Writing a metric never fails a
+batch: a full disk costs the metric, not the data.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from core.run_metrics import Sample, write_samples
+from core.settings import LakehouseSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CdrQueryMetrics:
+    """Rows landed and quarantined, micro-batches, and when the last one committed."""
+
+    settings: LakehouseSettings
+    topic: str
+    landed: int = 0
+    quarantined: int = 0
+    batches: int = 0
+
+    def committed(self, landed: int, quarantined: int, seconds: float) -> None:
+        self.landed += landed
+        self.quarantined += quarantined
+        self.batches += 1
+        labels = {"topic": self.topic}
+        samples = [
+            Sample("lakehouse_stream_rows_landed_total", self.landed, labels, "counter",
+                   "CDR rows the stream job committed to raw.cdr since it started."),
+            Sample("lakehouse_stream_rows_quarantined_total", self.quarantined, labels, "counter",
+                   "Malformed messages the stream job committed to quarantine since it started."),
+            Sample("lakehouse_stream_batches_total", self.batches, labels, "counter",
+                   "Micro-batches the CDR query completed since the job started."),
+            Sample("lakehouse_stream_batch_duration_seconds", seconds, labels, "gauge",
+                   "Wall time of the CDR query's last micro-batch."),
+            Sample("lakehouse_stream_last_commit_timestamp_seconds", time.time(), labels, "gauge",
+                   "When the CDR query last completed a micro-batch (Unix time)."),
+        ]  # fmt: skip
+        _write(self.settings, f"stream-cdr-{self.topic}", samples)
+
+
+@dataclass
+class AlertQueryMetrics:
+    """Real-time network alerts raised."""
+
+    settings: LakehouseSettings
+    topic: str
+    raised: int = 0
+
+    def committed(self, raised: int) -> None:
+        self.raised += raised
+        samples = [
+            Sample("lakehouse_stream_alerts_raised_total", self.raised, {"topic": self.topic}, "counter",
+                   "Real-time network alerts the stream job raised since it started."),
+        ]  # fmt: skip
+        _write(self.settings, f"stream-alerts-{self.topic}", samples)
+
+
+def _write(settings: LakehouseSettings, source: str, samples: list[Sample]) -> None:
+    try:
+        write_samples(settings, source, samples)
+    except OSError as exc:
+        log.warning("stream metrics not written (%s): %s", source, exc)
