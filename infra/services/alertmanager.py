@@ -7,20 +7,16 @@ gossip port is bound), the API listens on 127.0.0.1 only.
 from __future__ import annotations
 
 from core.monitoring_settings import AlertmanagerSettings
-from infra.services.base import Health, Port, Service, http_health, write_private
+from infra.services.base import Health, MonitoringService, Port, http_health, write_private
 from infra.services.monitoring_config import alertmanager_config, render
 
 
-class AlertmanagerService(Service):
+class AlertmanagerService(MonitoringService):
     name = "alertmanager"
 
     @property
     def endpoint(self) -> AlertmanagerSettings:
         return self.settings.monitoring.alertmanager
-
-    @property
-    def managed(self) -> bool:
-        return self.settings.monitoring.enabled and self.endpoint.managed
 
     def ports(self) -> list[Port]:
         return [Port(self.endpoint.port, "LAKEHOUSE_MONITORING__ALERTMANAGER__PORT")]
@@ -42,7 +38,7 @@ class AlertmanagerService(Service):
         config = write_private(self.conf_dir / "alertmanager.yml", render(alertmanager_config(self.settings)))
         self.process.start(
             [
-                str(self.artifacts.ensure_alertmanager()),
+                str(self.artifacts.alertmanager_binary()),  # verified by install()
                 f"--config.file={config}",
                 f"--storage.path={self.data_dir}",
                 f"--web.listen-address={am.host}:{am.port}",

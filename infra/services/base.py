@@ -143,6 +143,14 @@ class Service(ABC):
         return {**inherited, **extra}
 
 
+class MonitoringService(Service):
+    """A monitoring server: managed only while monitoring is enabled and its own section says so."""
+
+    @property
+    def managed(self) -> bool:
+        return self.settings.monitoring.enabled and self.endpoint.managed
+
+
 def _fingerprint(credentials: list[str], salt: bytes) -> str:
     # Slow and salted: the file must not help guess a weak password chosen by hand.
     joined = "\0".join(credentials).encode()

@@ -23,32 +23,31 @@ from infra.services.base import Health, Port, Service
 # Run the server as this OS user when the launcher runs as root: postgres refuses root.
 ROOT_RUN_USER = "postgres"
 
-_PROVISION_SQL = """\
+# A login role that is no superuser, with the password it is given (created once, then updated).
+_ROLE_SQL = """\
 \\set ON_ERROR_STOP on
 \\set role_name '{role}'
 \\set role_password '{password}'
-\\set db_name '{database}'
 SELECT format('CREATE ROLE %I LOGIN', :'role_name')
  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role_name') \\gexec
 SELECT format('ALTER ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %L',
               :'role_name', :'role_password') \\gexec
+"""
+
+# ... and a database it owns.
+_PROVISION_SQL = (
+    _ROLE_SQL
+    + """\
+\\set db_name '{database}'
 SELECT format('CREATE DATABASE %I OWNER %I', :'db_name', :'role_name')
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'db_name') \\gexec
 -- PostgreSQL lets every role connect to a new database: only its owner may (one role per component).
 SELECT format('REVOKE ALL ON DATABASE %I FROM PUBLIC', :'db_name') \\gexec
 """
+)
 
 # A monitoring login: pg_monitor's statistics views, no database of its own, no data.
-_MONITOR_SQL = """\
-\\set ON_ERROR_STOP on
-\\set role_name '{role}'
-\\set role_password '{password}'
-SELECT format('CREATE ROLE %I LOGIN', :'role_name')
- WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role_name') \\gexec
-SELECT format('ALTER ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %L',
-              :'role_name', :'role_password') \\gexec
-SELECT format('GRANT pg_monitor TO %I', :'role_name') \\gexec
-"""
+_MONITOR_SQL = _ROLE_SQL + "SELECT format('GRANT pg_monitor TO %I', :'role_name') \\gexec\n"
 
 
 def _psql_literal(value: str) -> str:

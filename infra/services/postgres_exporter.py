@@ -8,21 +8,17 @@ from __future__ import annotations
 
 from core.exceptions import ConfigError
 from core.monitoring_settings import PostgresExporterSettings
-from infra.services.base import Health, Port, Service, http_health, write_private
+from infra.services.base import Health, MonitoringService, Port, http_health, write_private
 from infra.services.postgres import PostgresService
 
 
-class PostgresExporterService(Service):
+class PostgresExporterService(MonitoringService):
     name = "postgres-exporter"
     after = ("postgres",)  # its role is created by the database's superuser
 
     @property
     def endpoint(self) -> PostgresExporterSettings:
         return self.settings.monitoring.postgres_exporter
-
-    @property
-    def managed(self) -> bool:
-        return self.settings.monitoring.enabled and self.endpoint.managed
 
     def ports(self) -> list[Port]:
         return [Port(self.endpoint.port, "LAKEHOUSE_MONITORING__POSTGRES_EXPORTER__PORT")]

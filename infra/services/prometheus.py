@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from core.monitoring_settings import PrometheusSettings
-from infra.services.base import Health, Port, Service, http_health, write_private
+from infra.services.base import Health, MonitoringService, Port, http_health, write_private
 from infra.services.monitoring_config import prometheus_config, render
 
 # A token lives as long as this; a new one is written at every start of Prometheus.
@@ -36,16 +36,12 @@ def minio_metrics_token(access_key: str, secret_key: str, now: float, lifetime_s
     return f"{header}.{body}.{_b64(signature)}"
 
 
-class PrometheusService(Service):
+class PrometheusService(MonitoringService):
     name = "prometheus"
 
     @property
     def endpoint(self) -> PrometheusSettings:
         return self.settings.monitoring.prometheus
-
-    @property
-    def managed(self) -> bool:
-        return self.settings.monitoring.enabled and self.endpoint.managed
 
     def ports(self) -> list[Port]:
         return [Port(self.endpoint.port, "LAKEHOUSE_MONITORING__PROMETHEUS__PORT")]
