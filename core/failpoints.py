@@ -41,6 +41,9 @@ def reach(directory: Path | None, point: str) -> None:
     armed = directory / point
     if not armed.exists():
         return
-    (directory / f"{point}.reached").write_text(str(os.getpid()), encoding="utf-8")
+    # Written aside and renamed: a test that sees the file must read a whole pid, never an empty one.
+    pending = directory / f"{point}.reached.{os.getpid()}"
+    pending.write_text(str(os.getpid()), encoding="utf-8")
+    pending.replace(directory / f"{point}.reached")
     while armed.exists():
         time.sleep(POLL_SECONDS)
