@@ -48,6 +48,37 @@ class PostgresExporterSettings(ServiceSettings):
     db_password: SecretStr = SecretStr("")
 
 
+class ExporterSettings(ServiceSettings):
+    """The lakehouse exporter (``infra.exporter``): our own code's metrics, Kafka lag, disk."""
+
+    port: int = Field(9466, ge=1, le=65535, description="HTTP port of its /metrics.")
+
+
+class KafkaJmxSettings(BaseModel):
+    """The Prometheus JMX agent inside the Kafka broker's JVM (served on Kafka's host)."""
+
+    port: int = Field(9467, ge=1, le=65535, description="HTTP port of the broker's /metrics.")
+
+
+class AlertThresholds(BaseModel):
+    """The numbers in the alert rules (``infra/monitoring/rules.yml`` names each as @field@)."""
+
+    stream_stalled_s: int = Field(
+        300, ge=5, le=86_400, description="Seconds without a commit while records wait: StreamStalled."
+    )
+    stream_lag_records: int = Field(
+        100_000, ge=1, description="Records behind on a topic for 2 minutes: StreamLagHigh."
+    )
+    quarantine_share: float = Field(
+        0.05, gt=0, lt=1, description="Share of the stream's rows quarantined in 10 minutes."
+    )
+    network_alert_burst: int = Field(20, ge=1, description="Real-time network alerts in 5 minutes.")
+    pipeline_stale_h: int = Field(26, ge=1, le=24 * 365, description="Hours without a successful run.")
+    disk_free_share: float = Field(
+        0.10, gt=0, lt=1, description="Free share of the state dir's file system: DiskFilling."
+    )
+
+
 class MonitoringSettings(BaseModel):
     """Everything monitoring; the receiver is the user's to configure."""
 
@@ -55,6 +86,9 @@ class MonitoringSettings(BaseModel):
     prometheus: PrometheusSettings = PrometheusSettings()
     alertmanager: AlertmanagerSettings = AlertmanagerSettings()
     postgres_exporter: PostgresExporterSettings = PostgresExporterSettings()
+    exporter: ExporterSettings = ExporterSettings()
+    kafka_jmx: KafkaJmxSettings = KafkaJmxSettings()
+    thresholds: AlertThresholds = AlertThresholds()
     webhook_url: HttpUrl | None = Field(
         None,
         description="Alertmanager posts every alert here (its webhook JSON); none: alerts are only "

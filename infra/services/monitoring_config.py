@@ -9,16 +9,41 @@ both render as JSON.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
+from core.exceptions import ConfigError
+from core.monitoring_settings import AlertThresholds
 from core.settings import LakehouseSettings
 
 RULES_FILE = Path(__file__).resolve().parents[1] / "monitoring" / "rules.yml"
+# @name@ in rules.yml: a field of AlertThresholds. Not ${...}: the rules' own Go templates use $.
+_THRESHOLD = re.compile(r"@([a-z_]+)@")
+
+
+def render_rules(thresholds: AlertThresholds, source: Path = RULES_FILE) -> str:
+    """rules.yml with every @threshold@ replaced by its setting; an unknown name is an error."""
+    values = thresholds.model_dump()
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise ConfigError(
+                f"{source}: threshold @{name}@ is not a setting; known: {', '.join(sorted(values))}"
+            )
+        return str(values[name])
+
+    return _THRESHOLD.sub(value, source.read_text(encoding="utf-8"))
 
 
 def prometheus_config(
-    settings: LakehouseSettings, *, ca_file: Path, trino_password_file: Path, minio_token_file: Path | None
+    settings: LakehouseSettings,
+    *,
+    rules_file: Path,
+    ca_file: Path,
+    trino_password_file: Path,
+    minio_token_file: Path | None,
 ) -> dict[str, Any]:
     """prometheus.yml: the scrape targets, the rules and where alerts go."""
     mon = settings.monitoring
@@ -40,7 +65,10 @@ def prometheus_config(
             },
         ),
         job("postgres", f"{mon.postgres_exporter.host}:{mon.postgres_exporter.port}"),
+        job("lakehouse", f"{mon.exporter.host}:{mon.exporter.port}"),
     ]
+    if settings.kafka.managed:  # the JMX agent runs inside the broker the launcher starts
+        jobs.append(job("kafka", f"{settings.kafka.host}:{mon.kafka_jmx.port}"))
     if minio_token_file is not None:
         jobs.append(
             job(
@@ -55,7 +83,7 @@ def prometheus_config(
             "scrape_interval": f"{mon.prometheus.scrape_interval_s}s",
             "evaluation_interval": f"{mon.prometheus.evaluation_interval_s}s",
         },
-        "rule_files": [str(RULES_FILE)],
+        "rule_files": [str(rules_file)],
         "alerting": {
             "alertmanagers": [
                 {"static_configs": [{"targets": [f"{mon.alertmanager.host}:{mon.alertmanager.port}"]}]}

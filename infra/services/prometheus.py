@@ -17,7 +17,7 @@ from pathlib import Path
 
 from core.monitoring_settings import PrometheusSettings
 from infra.services.base import Health, MonitoringService, Port, http_health, write_private
-from infra.services.monitoring_config import prometheus_config, render
+from infra.services.monitoring_config import prometheus_config, render, render_rules
 
 # A token lives as long as this; a new one is written at every start of Prometheus.
 MINIO_TOKEN_SECONDS = 365 * 24 * 3600
@@ -72,13 +72,16 @@ class PrometheusService(MonitoringService):
         prom = self.endpoint
         self.data_dir.mkdir(parents=True, exist_ok=True)
         trino_password_file, minio_token_file = self._scrape_secrets()
+        self.conf_dir.mkdir(parents=True, exist_ok=True)
+        rules_file = self.conf_dir / "rules.yml"
+        rules_file.write_text(render_rules(self.settings.monitoring.thresholds), encoding="utf-8")
         config = prometheus_config(
             self.settings,
+            rules_file=rules_file,
             ca_file=Path(str(self.settings.trino_verify)),
             trino_password_file=trino_password_file,
             minio_token_file=minio_token_file,
         )
-        self.conf_dir.mkdir(parents=True, exist_ok=True)
         config_file = self.conf_dir / "prometheus.yml"
         config_file.write_text(render(config), encoding="utf-8")
         binary = self.artifacts.ensure_debian_programs("prometheus") / "prometheus"

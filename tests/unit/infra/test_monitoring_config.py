@@ -8,8 +8,18 @@ import hmac
 import json
 from pathlib import Path
 
+import pytest
+
+from core.exceptions import ConfigError
+from core.monitoring_settings import AlertThresholds
 from core.settings import LakehouseSettings
-from infra.services.monitoring_config import RULES_FILE, alertmanager_config, prometheus_config, render
+from infra.services.monitoring_config import (
+    RULES_FILE,
+    alertmanager_config,
+    prometheus_config,
+    render,
+    render_rules,
+)
 from infra.services.prometheus import minio_metrics_token
 
 
@@ -20,16 +30,23 @@ def _settings(**env: str) -> LakehouseSettings:
 def test_prometheus_scrapes_every_service_without_secrets(tmp_path: Path) -> None:
     settings = _settings(trino={"password": "s3cret-engineer"}, s3={"root_password": "s3cret-root"})
     ca, token, pw = tmp_path / "ca.pem", tmp_path / "minio.token", tmp_path / "trino.pw"
-    text = render(prometheus_config(settings, ca_file=ca, trino_password_file=pw, minio_token_file=token))
+    rules = tmp_path / "rules.yml"
+    text = render(
+        prometheus_config(
+            settings, rules_file=rules, ca_file=ca, trino_password_file=pw, minio_token_file=token
+        )
+    )
     config = json.loads(text)
     jobs = {j["job_name"]: j for j in config["scrape_configs"]}
-    assert set(jobs) == {"prometheus", "alertmanager", "trino", "minio", "postgres"}
+    assert set(jobs) == {"prometheus", "alertmanager", "trino", "minio", "postgres", "lakehouse", "kafka"}
+    assert jobs["kafka"]["static_configs"][0]["targets"] == ["127.0.0.1:9467"]
+    assert jobs["lakehouse"]["static_configs"][0]["targets"] == ["127.0.0.1:9466"]
     assert jobs["trino"]["scheme"] == "https"
     assert jobs["trino"]["tls_config"] == {"ca_file": str(ca)}
     assert jobs["trino"]["basic_auth"] == {"username": "monitoring", "password_file": str(pw)}
     assert jobs["minio"]["authorization"]["credentials_file"] == str(token)
     assert jobs["alertmanager"]["static_configs"][0]["targets"] == ["127.0.0.1:9095"]
-    assert config["rule_files"] == [str(RULES_FILE)] and RULES_FILE.is_file()
+    assert config["rule_files"] == [str(rules)]
     assert "s3cret" not in text
 
 
@@ -46,7 +63,11 @@ def test_alertmanager_without_webhook_has_a_silent_receiver() -> None:
 
 def test_without_a_managed_object_store_minio_is_not_scraped(tmp_path: Path) -> None:
     config = prometheus_config(
-        _settings(), ca_file=tmp_path / "ca", trino_password_file=tmp_path / "pw", minio_token_file=None
+        _settings(),
+        rules_file=tmp_path / "rules.yml",
+        ca_file=tmp_path / "ca",
+        trino_password_file=tmp_path / "pw",
+        minio_token_file=None,
     )
     assert "minio" not in {j["job_name"] for j in config["scrape_configs"]}
 
@@ -63,3 +84,18 @@ def test_the_minio_metrics_token_is_an_hs512_jwt_signed_with_the_secret() -> Non
     expected = hmac.new(b"root-secret", f"{header}.{body}".encode(), hashlib.sha512).digest()
     assert decode(signature) == expected
     assert minio_metrics_token("root-user", "other", now=1_000, lifetime_s=60) != token
+
+
+def test_the_rules_take_their_thresholds_from_the_settings() -> None:
+    assert "@" in RULES_FILE.read_text()  # the repo's file names its thresholds
+    text = render_rules(AlertThresholds(stream_stalled_s=17, disk_free_share=0.25))
+    assert "@" not in text
+    assert "> 17)" in text and "< 0.25" in text
+    assert "{{ $labels.topic }}" in text  # the rules' own templates are left alone
+
+
+def test_an_unknown_threshold_in_the_rules_names_the_known_ones(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yml"
+    rules.write_text("expr: up > @stale_minutes@\n")
+    with pytest.raises(ConfigError, match="@stale_minutes@ is not a setting; known: disk_free_share"):
+        render_rules(AlertThresholds(), rules)
