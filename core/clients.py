@@ -224,6 +224,19 @@ def kafka_config(settings: LakehouseSettings, identity: KafkaIdentity, **extra: 
     return {**config, **extra}
 
 
+def kafka_end_offsets(consumer: Any, topic: str, timeout: float = 10) -> dict[int, int]:
+    """Next offset to be written, per partition of ``topic``, through a confluent_kafka Consumer."""
+    from confluent_kafka import KafkaException, TopicPartition
+
+    metadata = consumer.list_topics(topic, timeout=timeout).topics[topic]
+    if metadata.error is not None:  # e.g. UNKNOWN_TOPIC_OR_PART
+        raise KafkaException(metadata.error)
+    return {
+        p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)[1]
+        for p in metadata.partitions
+    }
+
+
 _JAAS_LOGIN_MODULES = {
     "PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule",
     "SCRAM-SHA-256": "org.apache.kafka.common.security.scram.ScramLoginModule",

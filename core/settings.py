@@ -12,6 +12,7 @@ leaves alone.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -351,9 +352,10 @@ class LakehouseSettings(BaseSettings):
         """Spark streaming checkpoints, one directory per topic and query."""
         return self.home / "checkpoints"
 
-    def to_env(self) -> dict[str, str]:
+    def to_env(self, only_secrets: Collection[str] | None = None) -> dict[str, str]:
         """These settings as LAKEHOUSE_* variables (secrets included): what a child process such
-        as dbt or a CLI run needs to see exactly this configuration."""
+        as dbt or a CLI run needs to see exactly this configuration. With ``only_secrets``
+        (variable names), every other secret is blank: for a child that needs only those."""
         env: dict[str, str] = {}
 
         def walk(path: list[str], value: object) -> None:
@@ -361,10 +363,11 @@ class LakehouseSettings(BaseSettings):
                 for name in type(value).model_fields:
                     walk([*path, name], getattr(value, name))
             elif value is not None:
+                variable = ENV_PREFIX + "__".join(path).upper()
                 raw = value.get_secret_value() if isinstance(value, SecretStr) else value
-                env[ENV_PREFIX + "__".join(path).upper()] = (
-                    str(raw).lower() if isinstance(raw, bool) else str(raw)
-                )
+                if isinstance(value, SecretStr) and only_secrets is not None and variable not in only_secrets:
+                    raw = ""
+                env[variable] = str(raw).lower() if isinstance(raw, bool) else str(raw)
 
         walk([], self)
         # No child of ours (stream job, CLI run) needs MinIO's root: blank, not left out, so that

@@ -7,6 +7,7 @@ from infra.artifacts import ArtifactCache
 from infra.services.alertmanager import AlertmanagerService
 from infra.services.base import Health, Port, Service
 from infra.services.kafka import KafkaService
+from infra.services.lakehouse_exporter import LakehouseExporterService
 from infra.services.minio import MinioService
 from infra.services.postgres import PostgresService
 from infra.services.postgres_exporter import PostgresExporterService
@@ -15,7 +16,7 @@ from infra.services.superset import SupersetService
 from infra.services.trino import TrinoService
 
 # Dependency order: the catalog database and the object store before Trino; Kafka stands alone;
-# monitoring next (the exporter waits for PostgreSQL); Superset last (it waits for PostgreSQL,
+# monitoring next (the exporters wait for PostgreSQL and Kafka); Superset last (it waits for PostgreSQL,
 # and starting it takes the longest).
 SERVICE_TYPES: tuple[type[Service], ...] = (
     PostgresService,
@@ -25,6 +26,7 @@ SERVICE_TYPES: tuple[type[Service], ...] = (
     AlertmanagerService,
     PrometheusService,
     PostgresExporterService,
+    LakehouseExporterService,
     SupersetService,
 )
 SERVICE_NAMES = tuple(t.name for t in SERVICE_TYPES)

@@ -18,17 +18,14 @@ from ingestion.streaming.source import checkpoint_dir
 def topic_end_offsets(settings: LakehouseSettings, topic: str) -> ledger.Offsets:
     """Next offset to be written, per partition of ``topic`` (read as the ``stream`` identity:
     DESCRIBE on the topic, which its READ implies, and its lag group)."""
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer
 
     group = settings.kafka.lag_group
     consumer = Consumer(
         clients.kafka_config(settings, "stream", **{"group.id": group, "enable.auto.commit": False})
     )
     try:
-        partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        return {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions
-        }
+        return clients.kafka_end_offsets(consumer, topic)
     finally:
         consumer.close()
 
