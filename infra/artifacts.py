@@ -96,6 +96,7 @@ class Pins:
     minio: GoModulePin
     alertmanager: GoModulePin
     debs: tuple[DebPin, ...]
+    kafka_jmx_agent: MavenFile
     spark_version: str
     spark_files: tuple[MavenFile, ...]
     trino_cli: MavenFile
@@ -118,6 +119,10 @@ class Pins:
             debs=tuple(
                 DebPin(d["package"], d["version"], d["sha256"], tuple(d["programs"]))
                 for d in data["monitoring"]["debs"]
+            ),
+            kafka_jmx_agent=MavenFile.parse(
+                data["monitoring"]["kafka_jmx_agent"]["coordinate"],
+                data["monitoring"]["kafka_jmx_agent"]["sha256"],
             ),
             spark_version=data["spark"]["version"],
             spark_files=files("spark"),
@@ -258,6 +263,11 @@ class ArtifactCache:
         """The verified jars the streaming job puts on Spark's classpath (``spark.jars``)."""
         with _progress() as progress:
             return [self.maven_file(item, progress) for item in self.pins.spark_files]
+
+    def ensure_kafka_jmx_agent(self) -> Path:
+        """The verified Prometheus JMX agent jar the broker loads (``-javaagent``)."""
+        with _progress() as progress:
+            return self.maven_file(self.pins.kafka_jmx_agent, progress)
 
     def ensure_trino_cli(self) -> Path:
         """The verified Trino CLI jar (`lakehouse sql`), re-hashed at every use like any Maven file."""

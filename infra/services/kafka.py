@@ -41,6 +41,8 @@ logger.state.level = WARN
 ADMIN_PASSWORD_ENV = f"{ENV_PREFIX}KAFKA__ADMIN_PASSWORD"
 # Written beside the KRaft storage once it was formatted with the admin's SCRAM credential.
 ADMIN_BOOTSTRAPPED = "admin-credential.bootstrapped"
+# The JMX agent's rules: which MBeans become which series (read by the agent at start).
+JMX_RULES = Path(__file__).resolve().parents[1] / "kafka" / "jmx-exporter.yaml"
 
 
 def render_server_properties(settings: LakehouseSettings, log_dir: Path) -> str:
@@ -107,27 +109,44 @@ class KafkaService(Service):
         return self.settings.kafka
 
     def ports(self) -> list[Port]:
-        return [
+        ports = [
             Port(self.endpoint.port, "LAKEHOUSE_KAFKA__PORT"),
             Port(self.endpoint.controller_port, "LAKEHOUSE_KAFKA__CONTROLLER_PORT"),
         ]
+        if self.settings.monitoring.enabled:
+            ports.append(
+                Port(self.settings.monitoring.kafka_jmx.port, "LAKEHOUSE_MONITORING__KAFKA_JMX__PORT")
+            )
+        return ports
 
     def url(self) -> str:
         return f"kafka://{self.endpoint.bootstrap_servers}"
 
     def install(self) -> None:
         self.artifacts.ensure_kafka()
+        if self.settings.monitoring.enabled:
+            self.artifacts.ensure_kafka_jmx_agent()
+
+    def _jmx_agent(self) -> list[str]:
+        """The Prometheus JMX agent's option: the broker serves its metrics on 127.0.0.1."""
+        if not self.settings.monitoring.enabled:
+            return []
+        agent = self.artifacts.ensure_kafka_jmx_agent()
+        return [
+            f"-javaagent:{agent}={self.endpoint.host}:{self.settings.monitoring.kafka_jmx.port}:{JMX_RULES}"
+        ]
 
     def startup_timeout(self) -> float:
         return 120.0
 
-    def _java(self, main: str, *args: str) -> list[str]:
+    def _java(self, main: str, *args: str, agent: list[str] | None = None) -> list[str]:
         conf = self.conf_dir
         return [
             str(java_binary(self.settings)),
             f"-Xmx{self.endpoint.heap}",
             f"-Xms{self.endpoint.heap}",
             *JVM_OPTIONS,
+            *(agent or []),
             f"-Dlog4j2.configurationFile={conf / 'log4j2.properties'}",
             "-cp",
             str(self.artifacts.kafka_libs() / "*"),
@@ -161,7 +180,7 @@ class KafkaService(Service):
                 f"({self.settings.checkpoints_dir}), then `make up` formats it again",
             )
         self.process.start(
-            self._java("kafka.Kafka", str(server_properties)),
+            self._java("kafka.Kafka", str(server_properties), agent=self._jmx_agent()),
             env=self._env_with(**{ADMIN_PASSWORD_ENV: admin_password}),
         )
 
