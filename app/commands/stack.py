@@ -15,7 +15,8 @@ from app.transform import write_dbt_settings
 from core import clients
 from core.contracts.stream_tables import StreamTables
 from core.local_secrets import ensure_local_secrets
-from core.settings import load_settings
+from core.run_metrics import read_samples
+from core.settings import LakehouseSettings, load_settings
 from infra.launcher import Launcher, ServiceStatus
 from infra.services import SERVICE_NAMES
 from ingestion.streaming.tables import ensure_realtime_tables
@@ -90,6 +91,52 @@ def status() -> None:
     pid = page.process.pid()
     health = ("[green]ok[/]" if page.healthy() else "[red]not answering[/]") if pid else "stopped"
     out.print(f"web page (make ui): {health} pid {pid or '-'} {page.url if pid else ''}")
+    for line in key_numbers(settings):
+        out.print(line)
+
+
+def _age(seconds: float) -> str:
+    return (
+        f"{seconds:.0f}s"
+        if seconds < 120
+        else f"{seconds / 60:.0f} min"
+        if seconds < 7200
+        else f"{seconds / 3600:.1f} h"
+    )
+
+
+def key_numbers(settings: LakehouseSettings) -> list[str]:
+    """The live numbers of `make status`: the stream's lag and last commit, the last pipeline run
+    (from the metrics the job and the pipeline leave, and Kafka's end offsets)."""
+    from ingestion.streaming.progress import lag
+
+    files, now, topic = read_samples(settings), time.time(), settings.kafka.cdr_topic
+
+    def value(source: str, name: str) -> float | None:
+        return next((s.value for s in files.get(source, []) if s.name == name), None)
+
+    try:
+        behind = f"{lag(settings, topic):,} records"
+    except Exception as exc:  # noqa: BLE001 - status reports what it cannot read
+        behind = f"unknown ({exc})"
+    committed = value(f"stream-cdr-{topic}", "lakehouse_stream_last_commit_timestamp_seconds")
+    commit = "never" if committed is None else f"{_age(now - committed)} ago"
+    ran = value("pipeline", "lakehouse_pipeline_last_run_timestamp_seconds")
+    if ran is None:
+        pipeline = "never run"
+    else:
+        passed = value("pipeline", "lakehouse_pipeline_last_run_success") == 1
+        failed = [
+            s.labels.get("step", "?")
+            for s in files["pipeline"]
+            if s.name.endswith("step_success") and not s.value
+        ]
+        pipeline = (
+            f"[green]published[/] {_age(now - ran)} ago"
+            if passed
+            else f"[red]failed[/] {_age(now - ran)} ago at {', '.join(failed) or 'an unknown step'}"
+        )
+    return [f"stream {escape(topic)}: lag {behind}; last commit {commit}", f"pipeline: {pipeline}"]
 
 
 def logs(

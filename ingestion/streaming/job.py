@@ -19,6 +19,7 @@ from core.contracts.stream_tables import StreamTables
 from core.exceptions import StreamJobFailedError
 from core.settings import LakehouseSettings
 from ingestion.streaming.alerts import start_alert_query
+from ingestion.streaming.metrics import record_job_state
 from ingestion.streaming.progress import ready_file, state_file
 from ingestion.streaming.session import spark_session
 from ingestion.streaming.supervision import JobState, QueryHealth, RestartPolicy
@@ -68,7 +69,13 @@ def run_job(
     policy = policy or RestartPolicy()
     health = {name: QueryHealth() for name in queries}
     state = state_file(settings, topic)
-    JobState.of(health).write(state)
+
+    def report(job_state: JobState) -> None:
+        job_state.write(state)  # for make status
+        restarts = {name: q.restarts for name, q in job_state.queries.items()}
+        record_job_state(settings, topic, job_state.state == "failed", restarts)  # for Prometheus
+
+    report(JobState.of(health))
     try:
         while True:
             # Reset first, then look at every query: a query that ended while another was
@@ -80,15 +87,15 @@ def run_job(
                     continue
                 error = str(query.exception())
                 pause = health[name].failed(error, policy)
-                JobState.of(health).write(state)
+                report(JobState.of(health))
                 log.error("query %s stopped: %s; restarting from its checkpoint in %.0fs", name, error, pause)
                 time.sleep(pause)
                 queries[name] = starters[name](spark, settings, topic)
-            JobState.of(health).write(state)
+            report(JobState.of(health))
             with contextlib.suppress(StreamingQueryException):  # handled on the next turn
                 spark.streams.awaitAnyTermination(WATCH_SECONDS)
     except StreamJobFailedError:
-        JobState.of(health, failed=True).write(state)
+        report(JobState.of(health, failed=True))
         raise
     finally:
         marker.unlink(missing_ok=True)

@@ -27,7 +27,8 @@ class CdrQueryMetrics:
     quarantined: int = 0
     batches: int = 0
 
-    def committed(self, landed: int, quarantined: int, seconds: float) -> None:
+    def committed(self, landed: int, quarantined: int, seconds: float, ends: dict[int, int]) -> None:
+        """After a micro-batch's commits; ``ends`` is the next offset per partition after it."""
         self.landed += landed
         self.quarantined += quarantined
         self.batches += 1
@@ -43,6 +44,9 @@ class CdrQueryMetrics:
                    "Wall time of the CDR query's last micro-batch."),
             Sample("lakehouse_stream_last_commit_timestamp_seconds", time.time(), labels, "gauge",
                    "When the CDR query last completed a micro-batch (Unix time)."),
+            *(Sample("lakehouse_stream_processed_offset", end, {**labels, "partition": str(p)}, "gauge",
+                     "Next offset of the partition after the CDR query's last micro-batch.")
+              for p, end in sorted(ends.items())),
         ]  # fmt: skip
         _write(self.settings, f"stream-cdr-{self.topic}", samples)
 
@@ -62,6 +66,18 @@ class AlertQueryMetrics:
                    "Real-time network alerts the stream job raised since it started."),
         ]  # fmt: skip
         _write(self.settings, f"stream-alerts-{self.topic}", samples)
+
+
+def record_job_state(settings: LakehouseSettings, topic: str, failed: bool, restarts: dict[str, int]) -> None:
+    """The supervisor's view: query restarts, and whether it gave up (its file: ``stream-job-<topic>``)."""
+    samples = [
+        Sample("lakehouse_stream_job_failed", float(failed), {"topic": topic}, "gauge",
+               "1 once the stream job gave up restarting a failing query."),
+        *(Sample("lakehouse_stream_query_restarts_total", count, {"topic": topic, "query": query}, "counter",
+                 "Restarts of a failed query from its checkpoint since the job started.")
+          for query, count in sorted(restarts.items())),
+    ]  # fmt: skip
+    _write(settings, f"stream-job-{topic}", samples)
 
 
 def _write(settings: LakehouseSettings, source: str, samples: list[Sample]) -> None:

@@ -112,7 +112,7 @@ class CdrWriter:
                 quarantined,
                 seconds,
             )
-            self.metrics.committed(landed, quarantined, seconds)
+            self.metrics.committed(landed, quarantined, seconds, ends)
         finally:
             parsed.unpersist()
 

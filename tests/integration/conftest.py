@@ -34,9 +34,9 @@ def _distinct_free_ports(count: int) -> list[int]:
 
 def make_test_settings(home: Path) -> LakehouseSettings:
     pg, s3, console, trino, trino_internal, kafka, controller, superset, ui, *monitoring = (
-        _distinct_free_ports(13)
+        _distinct_free_ports(15)
     )
-    prometheus, alertmanager, pg_exporter, webhook = monitoring
+    prometheus, alertmanager, pg_exporter, exporter, kafka_jmx, webhook = monitoring
     return LakehouseSettings(
         _env_file=None,
         home=home,
@@ -80,6 +80,10 @@ def make_test_settings(home: Path) -> LakehouseSettings:
             "prometheus": {"port": prometheus},
             "alertmanager": {"port": alertmanager},
             "postgres_exporter": {"port": pg_exporter, "db_password": secrets.token_urlsafe(18)},
+            "exporter": {"port": exporter},
+            "kafka_jmx": {"port": kafka_jmx},
+            # Short enough for the monitoring tests to see the stream stall within a minute.
+            "thresholds": {"stream_stalled_s": 15},
             "webhook_url": f"http://127.0.0.1:{webhook}/alerts",
         },
         pseudonym_key=secrets.token_urlsafe(24),

@@ -29,6 +29,7 @@ def test_every_service_is_healthy_with_a_live_process(launcher: Launcher) -> Non
         "alertmanager",
         "prometheus",
         "postgres-exporter",
+        "lakehouse-exporter",
         "superset",
     ]
     for row in rows:
