@@ -8,8 +8,7 @@ scrape it serves:
   (:mod:`core.run_metrics`): they end, or run in a JVM we would rather not give a port;
 - for the CDR topic and each topic a stream job reported on: the end offset of each
   partition and the lag behind the job's last micro-batch (end offset minus its processed
-  offset), so lag grows while the job is
-  stopped or frozen, when nothing else would report it;
+  offset), so lag grows while the job is stopped or frozen, when nothing else would report it;
 - the free and total bytes of the file system holding the state dir.
 
 It reads Kafka as the ``stream`` identity (DESCRIBE on the topic, implied by its READ) and gets

@@ -17,6 +17,7 @@ from core.kafka_auth import KAFKA_IDENTITIES
 from core.settings import LakehouseSettings
 from infra.launcher import Launcher
 from infra.process import free_port
+from tests.integration.alerts import webhook  # noqa: F401 - a session fixture any test may use
 from tests.integration.browser import (  # noqa: F401 - fixtures of the browser tests
     superset_admin,
     superset_browser,
@@ -36,7 +37,7 @@ def make_test_settings(home: Path) -> LakehouseSettings:
     pg, s3, console, trino, trino_internal, kafka, controller, superset, ui, *monitoring = (
         _distinct_free_ports(15)
     )
-    prometheus, alertmanager, pg_exporter, exporter, kafka_jmx, webhook = monitoring
+    prometheus, alertmanager, pg_exporter, exporter, kafka_jmx, webhook_port = monitoring
     return LakehouseSettings(
         _env_file=None,
         home=home,
@@ -84,7 +85,7 @@ def make_test_settings(home: Path) -> LakehouseSettings:
             "kafka_jmx": {"port": kafka_jmx},
             # Short enough for the monitoring tests to see the stream stall within a minute.
             "thresholds": {"stream_stalled_s": 15},
-            "webhook_url": f"http://127.0.0.1:{webhook}/alerts",
+            "webhook_url": f"http://127.0.0.1:{webhook_port}/alerts",
         },
         pseudonym_key=secrets.token_urlsafe(24),
     )

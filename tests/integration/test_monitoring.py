@@ -1,93 +1,47 @@
-"""Monitoring on the test stack: every scrape target up, and an alert that reaches a webhook.
+"""Monitoring on the test stack: every scrape target up, its numbers moving, alerts reaching a webhook.
 
-The stack's Alertmanager posts to ``settings.monitoring.webhook_url``; this module serves that
-address. A service frozen with SIGSTOP (alive, but answering nothing) must fire ServiceDown
-through Prometheus and Alertmanager, and resolve once it answers again.
+Faults are made for real: a service frozen with SIGSTOP (alive, answering nothing) must fire
+ServiceDown; a stream job frozen while records wait must fire StreamStalled (the session's
+threshold is 15 s); both through Prometheus and Alertmanager to the session's webhook
+(:mod:`tests.integration.alerts`), and resolve once the process goes on. The failed-gate alert
+is proven where gates really fail, in test_pipeline. Each latency is printed for the notes.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import requests
 
 from core.settings import LakehouseSettings
 from infra.launcher import Launcher
+from ingestion.kafka_sink import CdrProducer
+from tests.integration.alerts import Webhook, prometheus_query, prometheus_value
+from tests.integration.conftest import unique
+from tests.integration.test_stream import (  # noqa: F401 - stream_settings is a fixture
+    Job,
+    count_ids,
+    events,
+    new_topic,
+    stream_settings,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
-EXPECTED_JOBS = {"prometheus", "alertmanager", "trino", "minio", "postgres"}
+EXPECTED_JOBS = {"prometheus", "alertmanager", "trino", "minio", "postgres", "lakehouse", "kafka"}
 # ServiceDown waits 30 s (`for`); add a scrape timeout, an evaluation and Alertmanager's wait.
 ALERT_TIMEOUT_S = 120
-
-
-class Webhook:
-    """Alertmanager's notifications as received: (arrival time, payload)."""
-
-    def __init__(self, url: str) -> None:
-        parts = urlsplit(url)
-        received: list[tuple[float, dict[str, Any]]] = []
-        self.received = received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.append((time.monotonic(), json.loads(body)))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer((parts.hostname or "127.0.0.1", parts.port or 80), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait_for(self, status: str, alertname: str, job: str, since: float, timeout: float) -> float:
-        """Arrival time of the first notice of ``alertname`` for ``job`` in ``status`` after ``since``."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for arrived, payload in list(self.received):
-                alerts = payload.get("alerts", [])
-                if arrived >= since and any(
-                    a["status"] == status
-                    and a["labels"].get("alertname") == alertname
-                    and a["labels"].get("job") == job
-                    for a in alerts
-                ):
-                    return arrived
-            time.sleep(0.2)
-        seen = [(a["labels"].get("alertname"), a["status"]) for _, p in self.received for a in p["alerts"]]
-        raise AssertionError(f"no {status} {alertname} for {job} in {timeout:.0f}s; received {seen}")
-
-
-@pytest.fixture(scope="module")
-def webhook(settings: LakehouseSettings) -> Iterator[Webhook]:
-    hook = Webhook(str(settings.monitoring.webhook_url))
-    yield hook
-    hook.server.shutdown()
 
 
 def _targets(settings: LakehouseSettings) -> list[dict[str, Any]]:
     response = requests.get(f"{settings.monitoring.prometheus.url}/api/v1/targets", timeout=5)
     response.raise_for_status()
     return list(response.json()["data"]["activeTargets"])
-
-
-def _query(settings: LakehouseSettings, promql: str) -> list[dict[str, Any]]:
-    response = requests.get(
-        f"{settings.monitoring.prometheus.url}/api/v1/query", params={"query": promql}, timeout=5
-    )
-    response.raise_for_status()
-    return list(response.json()["data"]["result"])
 
 
 def _wait_all_up(settings: LakehouseSettings, timeout: float = 90) -> list[dict[str, Any]]:
@@ -108,7 +62,7 @@ def _wait_all_up(settings: LakehouseSettings, timeout: float = 90) -> list[dict[
 
 def test_status_shows_the_monitoring_services_healthy(launcher: Launcher) -> None:
     rows = {row.name: row for row in launcher.status()}
-    for name in ("prometheus", "alertmanager", "postgres-exporter"):
+    for name in ("prometheus", "alertmanager", "postgres-exporter", "lakehouse-exporter"):
         assert rows[name].pid is not None and rows[name].health.ok, (name, rows[name].health)
 
 
@@ -135,10 +89,17 @@ def test_every_scrape_target_is_up_and_serves_its_metrics(settings: LakehouseSet
         "minio": "minio_cluster_nodes_online_total",
         "postgres": "pg_up",
         "alertmanager": "alertmanager_build_info",
+        "kafka": "kafka_server_brokertopicmetrics_messagesin_total",
+        "lakehouse": "lakehouse_state_dir_free_bytes",
     }.items():
-        result = _query(settings, f'{metric}{{job="{job}"}}')
+        result = prometheus_query(settings, f'{metric}{{job="{job}"}}')
         assert result, f"{job}: no {metric}"
-    assert float(_query(settings, 'pg_up{job="postgres"}')[0]["value"][1]) == 1.0
+    assert prometheus_value(settings, 'pg_up{job="postgres"}') == 1.0
+    # The CDR topic's lag is served even before any stream job ran: one series per partition.
+    lag = prometheus_query(
+        settings, f'lakehouse_stream_consumer_lag_records{{topic="{settings.kafka.cdr_topic}"}}'
+    )
+    assert len(lag) == settings.kafka.partitions
 
 
 def test_a_frozen_service_fires_service_down_to_the_webhook_and_resolves(
@@ -150,10 +111,62 @@ def test_a_frozen_service_fires_service_down_to_the_webhook_and_resolves(
     frozen_at = time.monotonic()
     os.kill(pid, signal.SIGSTOP)
     try:
-        fired = webhook.wait_for("firing", "ServiceDown", "postgres", frozen_at, ALERT_TIMEOUT_S)
+        fired = webhook.wait_for("firing", "ServiceDown", {"job": "postgres"}, frozen_at, ALERT_TIMEOUT_S)
     finally:
         os.kill(pid, signal.SIGCONT)
     thawed_at = time.monotonic()
-    resolved = webhook.wait_for("resolved", "ServiceDown", "postgres", thawed_at, ALERT_TIMEOUT_S)
+    resolved = webhook.wait_for("resolved", "ServiceDown", {"job": "postgres"}, thawed_at, ALERT_TIMEOUT_S)
     fired_s, resolved_s = fired - frozen_at, resolved - thawed_at
     print(f"ServiceDown: fired {fired_s:.1f}s after SIGSTOP, resolved {resolved_s:.1f}s after SIGCONT")
+
+
+def test_the_stream_moves_its_metrics_and_a_frozen_job_fires_stream_stalled_and_resolves(
+    settings: LakehouseSettings,
+    stream_settings: LakehouseSettings,  # noqa: F811 - the fixture, imported
+    webhook: Webhook,
+) -> None:
+    topic, prefix = new_topic(stream_settings, "it.mon"), unique("mon")
+    data = events(20_000, prefix)
+    first, second = data.slice(0, 10_000), data.slice(10_000)
+    on_topic = f'{{topic="{topic}"}}'
+    landed = f"lakehouse_stream_rows_landed_total{on_topic}"
+    lag = f"sum(lakehouse_stream_consumer_lag_records{on_topic})"
+    broker_in = f'sum(kafka_server_brokertopicmetrics_messagesin_total{{topic="{topic}"}})'
+    producer = CdrProducer(stream_settings, topic)
+    job = Job(stream_settings, topic)
+    job.start()
+    try:
+        producer.send(first)
+        producer.flush()
+        # Prometheus sees the rows landed, the lag back at 0 and the broker's own count.
+        wait_until(lambda: (prometheus_value(settings, landed) or 0) >= first.num_rows, what=landed)
+        wait_until(lambda: prometheus_value(settings, lag) == 0, what=f"{lag} == 0")
+        wait_until(lambda: (prometheus_value(settings, broker_in) or 0) >= first.num_rows, what=broker_in)
+        commit_before = prometheus_value(
+            settings, f"lakehouse_stream_last_commit_timestamp_seconds{on_topic}"
+        )
+        assert commit_before is not None
+
+        pid = job.process.pid()
+        assert pid is not None
+        os.killpg(pid, signal.SIGSTOP)  # the driver and its JVM: alive, committing nothing
+        frozen_at = time.monotonic()
+        try:
+            producer.send(second)
+            producer.flush()
+            wait_until(lambda: (prometheus_value(settings, lag) or 0) >= second.num_rows, what="lag to grow")
+            fired = webhook.wait_for("firing", "StreamStalled", {"topic": topic}, frozen_at, ALERT_TIMEOUT_S)
+        finally:
+            os.killpg(pid, signal.SIGCONT)
+        thawed_at = time.monotonic()
+        resolved = webhook.wait_for("resolved", "StreamStalled", {"topic": topic}, thawed_at, ALERT_TIMEOUT_S)
+        wait_until(lambda: prometheus_value(settings, lag) == 0, what="the job to catch up")
+        assert (prometheus_value(settings, landed) or 0) >= data.num_rows
+        assert count_ids(stream_settings, prefix) == (data.num_rows, data.num_rows)
+        print(
+            f"StreamStalled: fired {fired - frozen_at:.1f}s after SIGSTOP (threshold "
+            f"{settings.monitoring.thresholds.stream_stalled_s}s + for 30s), "
+            f"resolved {resolved - thawed_at:.1f}s after SIGCONT"
+        )
+    finally:
+        job.stop()

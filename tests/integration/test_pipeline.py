@@ -28,10 +28,13 @@ from core import clients
 from core.run_metrics import read_samples
 from core.settings import LakehouseSettings, load_settings
 from generator.config import DEFAULT_CONFIG
+from tests.integration.alerts import Webhook
 from tests.integration.conftest import LAKEHOUSE, run_cli
 from tests.integration.reconcile import batches_not_published_once, query
 
 GENERATE = ["generate", "--subscribers", "3000", "--seed", "5"]
+# GateFailed has no `for`: a scrape, an evaluation and Alertmanager's group wait (or interval).
+GATE_ALERT_TIMEOUT_S = 90
 
 
 def read_clean(settings: LakehouseSettings, table: str) -> pd.DataFrame:
@@ -421,8 +424,8 @@ def clean_matches_raw(settings: LakehouseSettings) -> None:
     assert mismatched.empty, mismatched
 
 
-def test_a_bad_batch_stops_at_the_raw_gate_and_the_run_after_removing_it_succeeds(
-    settings: LakehouseSettings, first_build: dict, tmp_path: Path
+def test_a_bad_batch_stops_at_the_raw_gate_pages_and_the_run_after_removing_it_succeeds(
+    settings: LakehouseSettings, first_build: dict, tmp_path: Path, webhook: Webhook
 ) -> None:
     bad_config = tmp_path / "bad.toml"
     bad_config.write_text(DEFAULT_CONFIG.read_text().replace("missing_field = 0.002", "missing_field = 0.3"))
@@ -439,11 +442,21 @@ def test_a_bad_batch_stops_at_the_raw_gate_and_the_run_after_removing_it_succeed
         "--report",
         str(report),
     )
+    failing_from = time.monotonic()
     assert_stops_at(settings, "raw", "served_msisdn")
+    failed_at = time.monotonic()
+    # The failed gate pages: its metrics file -> exporter -> Prometheus -> Alertmanager -> webhook.
+    paged = webhook.wait_for("firing", "GateFailed", {"gate": "raw"}, failing_from, GATE_ALERT_TIMEOUT_S)
     bad = json.loads(report.read_text())["batch_id"]
     query(settings, f"DELETE FROM {settings.namespaces.raw}.cdr WHERE batch_id = '{bad}'")
     assert "pipeline succeeded" in run_cli(settings, "pipeline").stdout
+    passed_at = time.monotonic()
+    resolved = webhook.wait_for("resolved", "GateFailed", {"gate": "raw"}, passed_at, GATE_ALERT_TIMEOUT_S)
     clean_matches_raw(settings)
+    print(
+        f"GateFailed: fired {paged - failed_at:.1f}s after the failed run ended, "
+        f"resolved {resolved - passed_at:.1f}s after the next run passed"
+    )
 
 
 def test_a_value_outside_its_domain_stops_at_the_clean_gate_and_recovery_needs_no_full_refresh(
