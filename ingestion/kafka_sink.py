@@ -18,9 +18,11 @@ from core import clients
 from core.contracts.cdr_message import KEY_FIELD, SCHEMA_VERSION
 from core.contracts.generation import GenerationSource
 from core.exceptions import ServiceUnavailableError
+from core.run_metrics import Sample, write_samples
 from core.settings import LakehouseSettings
 
 log = logging.getLogger(__name__)
+_METRIC = "lakehouse_producer"
 # Backslash first, so the escapes added after it are not escaped again.
 _ESCAPES = (
     ("\\", "\\\\"),
@@ -152,6 +154,21 @@ class CdrProducer:
                 return
             except BufferError:
                 self._producer.poll(0.1)  # local queue full: let deliveries drain
+
+    def record_metrics(self) -> None:
+        """Leave this producer's totals for the lakehouse exporter (``producer-<topic>``); a
+        failed write is logged, never raised: metrics must not stop a producer."""
+        self._producer.poll(0)  # collect the failure reports that are due
+        labels = {"topic": self.topic}
+        samples = [
+            Sample(f"{_METRIC}_messages_queued_total", self.queued, labels, "counter", "Messages queued."),
+            Sample(f"{_METRIC}_messages_delivered_total", self.delivered, labels, "counter", "Acknowledged."),
+            Sample(f"{_METRIC}_delivery_failures_total", self.failed, labels, "counter", "Given up on."),
+        ]
+        try:
+            write_samples(self.settings, f"producer-{self.topic}", samples)
+        except OSError as exc:
+            log.warning("producer metrics not written: %s", exc)
 
     def flush(self, timeout: float | None = None) -> int:
         """Wait for the verdict on every queued message; returns how many were delivered.

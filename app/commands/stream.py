@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,9 @@ from rich.console import Console
 
 from core.settings import load_settings
 from generator.live import Pace
+
+# How often the live producer leaves its totals for the exporter (a scrape is every 5 s).
+METRICS_EVERY_S = 5.0
 
 out = Console()
 stream_app = typer.Typer(help="Live CDRs: Kafka -> Spark Structured Streaming -> Iceberg, with alerts.")
@@ -87,9 +91,16 @@ def produce(
     settings = load_settings()
     cfg = load_config(config, seed=seed, time_zone=settings.time_zone)
     producer = CdrProducer(settings, topic)  # logs failed deliveries as they come (at 1, 10, 100 ...)
-    for part in live_events(cfg, rate or settings.stream.rate, pace, limit=events, event_seed=event_seed):
-        producer.send(part)
-    delivered = producer.flush()  # raises (exit 7) when any event was not delivered
+    reported = time.monotonic()
+    try:
+        for part in live_events(cfg, rate or settings.stream.rate, pace, limit=events, event_seed=event_seed):
+            producer.send(part)
+            if time.monotonic() - reported >= METRICS_EVERY_S:  # Prometheus' rate() needs fresh totals
+                producer.record_metrics()
+                reported = time.monotonic()
+        delivered = producer.flush()  # raises (exit 7) when any event was not delivered
+    finally:
+        producer.record_metrics()
     out.print(f"delivered {delivered:,} events to {producer.topic}")
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from core.contracts.raw_tables import RAW_CDR_SCHEMA
 from core.exceptions import ServiceUnavailableError
+from core.run_metrics import read_samples
 from core.settings import LakehouseSettings, load_settings
 from generator.config import load_config
 from generator.run import Generation
@@ -102,3 +103,17 @@ def test_the_producer_waits_for_every_replica_within_the_delivery_timeout() -> N
     assert producer.config["acks"] == "all"
     assert producer.config["enable.idempotence"] is True
     assert producer.config["delivery.timeout.ms"] == 45_000
+
+
+def test_the_producer_leaves_its_totals_for_the_exporter(batch: pa.RecordBatch, tmp_path) -> None:
+    settings = unreachable_kafka(delivery_timeout_s=1).model_copy(update={"home": tmp_path})
+    producer = CdrProducer(settings, "cdr.test")
+    producer.send(batch.slice(0, 12))
+    with pytest.raises(ServiceUnavailableError):
+        producer.flush()
+    producer.record_metrics()
+    samples = {s.name: s for s in read_samples(settings)["producer-cdr.test"]}
+    assert samples["lakehouse_producer_messages_queued_total"].value == 12
+    assert samples["lakehouse_producer_delivery_failures_total"].value == 12
+    assert samples["lakehouse_producer_messages_delivered_total"].value == 0
+    assert all(s.labels == {"topic": "cdr.test"} and s.kind == "counter" for s in samples.values())
