@@ -15,6 +15,8 @@ from core.settings import LakehouseSettings
 log = logging.getLogger(__name__)
 SOURCE = "pipeline"
 LAST_SUCCESS = "lakehouse_pipeline_last_success_timestamp_seconds"
+LAST_RUN = "lakehouse_pipeline_last_run_timestamp_seconds"
+LAST_RUN_SUCCESS = "lakehouse_pipeline_last_run_success"
 STEP_SECONDS = "lakehouse_pipeline_step_duration_seconds"
 STEP_SUCCESS = "lakehouse_pipeline_step_success"
 GATE_SUCCESS = "lakehouse_pipeline_gate_success"
@@ -33,8 +35,8 @@ def pipeline_samples(
 ) -> list[Sample]:
     """The samples of one run: ``steps`` are (name, seconds, passed) in the order they ran."""
     samples = [
-        Sample("lakehouse_pipeline_last_run_timestamp_seconds", now, help="When the last run ended."),
-        Sample("lakehouse_pipeline_last_run_success", float(succeeded), help="1: the last run published."),
+        Sample(LAST_RUN, now, help="When the last run ended."),
+        Sample(LAST_RUN_SUCCESS, float(succeeded), help="1: the last run published."),
     ]
     last_success = now if succeeded else previous_success
     if last_success is not None:

@@ -224,6 +224,15 @@ def kafka_config(settings: LakehouseSettings, identity: KafkaIdentity, **extra: 
     return {**config, **extra}
 
 
+def lag_consumer(settings: LakehouseSettings) -> Any:
+    """A confluent_kafka Consumer that only reads offsets: the ``stream`` identity (DESCRIBE on the
+    topic, which its READ implies) in its lag group, committing nothing."""
+    from confluent_kafka import Consumer
+
+    config = {"group.id": settings.kafka.lag_group, "enable.auto.commit": False}
+    return Consumer(kafka_config(settings, "stream", **config))
+
+
 def kafka_end_offsets(consumer: Any, topic: str, timeout: float = 10) -> dict[int, int]:
     """Next offset to be written, per partition of ``topic``, through a confluent_kafka Consumer."""
     from confluent_kafka import KafkaException, TopicPartition

@@ -3,7 +3,7 @@
 A pipeline or generate run ends before Prometheus scrapes it, and the stream job runs in a
 Spark driver we would rather not give a port: each writes its latest samples to one JSON file
 per source under ``<home>/run/metrics/`` (atomically: a reader never sees half a file), and
-the long-lived exporter (``lakehouse exporter``) serves every file's samples at each scrape.
+the long-lived exporter (``python -m infra.exporter``) serves every file's samples at each scrape.
 """
 
 from __future__ import annotations
@@ -32,6 +32,16 @@ class Sample:
     labels: dict[str, str] = field(default_factory=dict)
     kind: Kind = "gauge"
     help: str = ""
+
+
+# What the stream job writes and others read (the exporter, `make status`): named once, here.
+STREAM_LAST_COMMIT = "lakehouse_stream_last_commit_timestamp_seconds"
+STREAM_PROCESSED_OFFSET = "lakehouse_stream_processed_offset"
+
+
+def stream_cdr_source(topic: str) -> str:
+    """The source (file) the stream job's CDR query writes for ``topic``."""
+    return f"stream-cdr-{topic}"
 
 
 def metrics_dir(settings: LakehouseSettings) -> Path:

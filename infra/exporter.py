@@ -29,12 +29,11 @@ from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from core import clients
-from core.run_metrics import Sample, read_samples
+from core.run_metrics import STREAM_PROCESSED_OFFSET, Sample, read_samples
 from core.settings import LakehouseSettings, load_settings
 
 log = logging.getLogger(__name__)
 
-PROCESSED_OFFSET = "lakehouse_stream_processed_offset"
 LAG = "lakehouse_stream_consumer_lag_records"
 END_OFFSET = "lakehouse_kafka_topic_end_offset"
 
@@ -68,7 +67,7 @@ def processed_offsets(samples: dict[str, list[Sample]]) -> dict[str, dict[int, i
     """topic -> partition -> processed offset, from the stream job's metrics files."""
     found: dict[str, dict[int, int]] = {}
     for sample in (s for source in samples.values() for s in source):
-        if sample.name == PROCESSED_OFFSET:
+        if sample.name == STREAM_PROCESSED_OFFSET:
             found.setdefault(sample.labels["topic"], {})[int(sample.labels["partition"])] = int(sample.value)
     return found
 
@@ -120,12 +119,9 @@ class KafkaEndOffsets:
         self._lock = threading.Lock()  # scrapes may overlap
 
     def __call__(self, topic: str) -> dict[int, int]:
-        from confluent_kafka import Consumer
-
         with self._lock:
             if self._consumer is None:
-                config = {"group.id": self.settings.kafka.lag_group, "enable.auto.commit": False}
-                self._consumer = Consumer(clients.kafka_config(self.settings, "stream", **config))
+                self._consumer = clients.lag_consumer(self.settings)
             try:
                 return clients.kafka_end_offsets(self._consumer, topic, timeout=5)
             except Exception:

@@ -10,12 +10,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from app import pipeline_metrics
 from app.pseudonym_key import install_pseudonym_key
 from app.transform import write_dbt_settings
 from core import clients
 from core.contracts.stream_tables import StreamTables
 from core.local_secrets import ensure_local_secrets
-from core.run_metrics import read_samples
+from core.run_metrics import STREAM_LAST_COMMIT, read_samples, stream_cdr_source
 from core.settings import LakehouseSettings, load_settings
 from infra.launcher import Launcher, ServiceStatus
 from infra.services import SERVICE_NAMES
@@ -119,17 +120,17 @@ def key_numbers(settings: LakehouseSettings) -> list[str]:
         behind = f"{lag(settings, topic):,} records"
     except Exception as exc:  # noqa: BLE001 - status reports what it cannot read
         behind = f"unknown ({exc})"
-    committed = value(f"stream-cdr-{topic}", "lakehouse_stream_last_commit_timestamp_seconds")
+    committed = value(stream_cdr_source(topic), STREAM_LAST_COMMIT)
     commit = "never" if committed is None else f"{_age(now - committed)} ago"
-    ran = value("pipeline", "lakehouse_pipeline_last_run_timestamp_seconds")
+    ran = value(pipeline_metrics.SOURCE, pipeline_metrics.LAST_RUN)
     if ran is None:
         pipeline = "never run"
     else:
-        passed = value("pipeline", "lakehouse_pipeline_last_run_success") == 1
+        passed = value(pipeline_metrics.SOURCE, pipeline_metrics.LAST_RUN_SUCCESS) == 1
         failed = [
             s.labels.get("step", "?")
-            for s in files["pipeline"]
-            if s.name.endswith("step_success") and not s.value
+            for s in files[pipeline_metrics.SOURCE]
+            if s.name == pipeline_metrics.STEP_SUCCESS and not s.value
         ]
         pipeline = (
             f"[green]published[/] {_age(now - ran)} ago"

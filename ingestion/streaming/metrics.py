@@ -11,7 +11,13 @@ import logging
 import time
 from dataclasses import dataclass
 
-from core.run_metrics import Sample, write_samples
+from core.run_metrics import (
+    STREAM_LAST_COMMIT,
+    STREAM_PROCESSED_OFFSET,
+    Sample,
+    stream_cdr_source,
+    write_samples,
+)
 from core.settings import LakehouseSettings
 
 log = logging.getLogger(__name__)
@@ -42,13 +48,13 @@ class CdrQueryMetrics:
                    "Micro-batches the CDR query completed since the job started."),
             Sample("lakehouse_stream_batch_duration_seconds", seconds, labels, "gauge",
                    "Wall time of the CDR query's last micro-batch."),
-            Sample("lakehouse_stream_last_commit_timestamp_seconds", time.time(), labels, "gauge",
+            Sample(STREAM_LAST_COMMIT, time.time(), labels, "gauge",
                    "When the CDR query last completed a micro-batch (Unix time)."),
-            *(Sample("lakehouse_stream_processed_offset", end, {**labels, "partition": str(p)}, "gauge",
+            *(Sample(STREAM_PROCESSED_OFFSET, end, {**labels, "partition": str(p)}, "gauge",
                      "Next offset of the partition after the CDR query's last micro-batch.")
               for p, end in sorted(ends.items())),
         ]  # fmt: skip
-        _write(self.settings, f"stream-cdr-{self.topic}", samples)
+        _write(self.settings, stream_cdr_source(self.topic), samples)
 
 
 @dataclass

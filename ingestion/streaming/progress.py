@@ -16,14 +16,8 @@ from ingestion.streaming.source import checkpoint_dir
 
 
 def topic_end_offsets(settings: LakehouseSettings, topic: str) -> ledger.Offsets:
-    """Next offset to be written, per partition of ``topic`` (read as the ``stream`` identity:
-    DESCRIBE on the topic, which its READ implies, and its lag group)."""
-    from confluent_kafka import Consumer
-
-    group = settings.kafka.lag_group
-    consumer = Consumer(
-        clients.kafka_config(settings, "stream", **{"group.id": group, "enable.auto.commit": False})
-    )
+    """Next offset to be written, per partition of ``topic`` (:func:`core.clients.lag_consumer`)."""
+    consumer = clients.lag_consumer(settings)
     try:
         return clients.kafka_end_offsets(consumer, topic)
     finally:
