@@ -37,6 +37,9 @@ class Sample:
 # What the stream job writes and others read (the exporter, `make status`): named once, here.
 STREAM_LAST_COMMIT = "lakehouse_stream_last_commit_timestamp_seconds"
 STREAM_PROCESSED_OFFSET = "lakehouse_stream_processed_offset"
+STREAM_ROWS_LANDED = "lakehouse_stream_rows_landed_total"
+STREAM_ROWS_QUARANTINED = "lakehouse_stream_rows_quarantined_total"
+STREAM_CONSUMER_LAG = "lakehouse_stream_consumer_lag_records"  # served by the exporter
 
 
 def stream_cdr_source(topic: str) -> str:

@@ -29,12 +29,12 @@ from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from core import clients
-from core.run_metrics import STREAM_PROCESSED_OFFSET, Sample, read_samples
+from core.run_metrics import STREAM_CONSUMER_LAG, STREAM_PROCESSED_OFFSET, Sample, read_samples
 from core.settings import LakehouseSettings, load_settings
 
 log = logging.getLogger(__name__)
 
-LAG = "lakehouse_stream_consumer_lag_records"
+LAG = STREAM_CONSUMER_LAG
 END_OFFSET = "lakehouse_kafka_topic_end_offset"
 
 EndOffsets = Callable[[str], dict[int, int]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
@@ -13,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from app.generate_metrics import record_generate_run
 from core.settings import LakehouseSettings, load_settings
 from generator.config import GeneratorConfig, load_config, scale_to_rows
 from generator.run import Generation
@@ -70,7 +72,12 @@ def generate(
     if rows is not None:
         cfg = scale_to_rows(cfg, rows)
     generation = Generation(cfg)
-    _run(settings, generation, cfg, to, namespace or settings.namespaces.raw, output, rate, progress_file)
+    began, landed = time.monotonic(), False
+    try:
+        _run(settings, generation, cfg, to, namespace or settings.namespaces.raw, output, rate, progress_file)
+        landed = True
+    finally:
+        record_generate_run(settings, to.value, generation.report.rows, time.monotonic() - began, landed)
     summary = generation.report.as_dict()
     out.print_json(json.dumps(summary))
     if report is not None:

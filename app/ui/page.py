@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from app.ui import live, runs
+from app.ui import live, ops, runs
 from app.ui.preview import preview
 from app.ui.scenario import (
     Scenario,
@@ -256,12 +256,69 @@ def live_status() -> None:
     st.dataframe(now.alerts, hide_index=True)
 
 
+def ops_tab() -> None:
+    settings = _settings()
+    st.caption(
+        f"From Prometheus ({settings.monitoring.prometheus.url}), the numbers the alert rules watch; "
+        f"alerts route through Alertmanager ({settings.monitoring.alertmanager.url})."
+    )
+    ops_status()
+
+
+def _chart(title: str, series: list[ops.RangeSeries], label: str = "topic") -> None:
+    st.caption(title)
+    frame = ops.as_frame(series, label)
+    if frame.empty:
+        st.caption("no samples in the window")
+    else:
+        st.line_chart(frame, height=220)
+
+
+@st.fragment(run_every=5.0)
+def ops_status() -> None:
+    """Headline numbers, charts, gate history and health, re-read every five seconds."""
+    view = ops.ops_view(_settings())
+    if view.problem:
+        st.warning(view.problem)
+        return
+    rate, behind, fresh = (
+        ops.latest(view.ingest_rate),
+        ops.latest(view.lag),
+        ops.oldest_latest(view.freshness),
+    )
+    share = ops.latest(view.quarantine_share)
+    cols = st.columns(5)
+    cols[0].metric("Ingest (rows/s)", "-" if rate is None else f"{rate:,.0f}")
+    cols[1].metric("Lag (records)", "-" if behind is None else f"{behind:,.0f}")
+    cols[2].metric("Last commit (s ago)", "-" if fresh is None else f"{fresh:,.0f}")
+    cols[3].metric("Quarantined (5 min)", "-" if share is None else f"{share:.2%}")
+    cols[4].metric("Targets up", f"{view.targets_up}/{len(view.targets)}")
+    if view.firing:
+        st.error("Firing: " + ", ".join(ops.alert_names(view.firing)))
+    else:
+        st.success("No alert firing")
+    left, right = st.columns(2)
+    with left:
+        _chart("Rows landed per second", view.ingest_rate)
+        _chart("Seconds since the last commit", view.freshness)
+    with right:
+        _chart("Records waiting in Kafka", view.lag)
+        _chart("Share of rows quarantined", view.quarantine_share, label="")
+    st.subheader("Pipeline gates (last 24 h)")
+    if view.gate_runs:
+        st.dataframe(ops.gate_table(view.gate_runs), hide_index=True)
+    else:
+        st.caption("no pipeline run seen in the last 24 h (`make pipeline`)")
+    st.subheader("Service health")
+    st.dataframe(ops.target_table(view.targets), hide_index=True)
+
+
 def main() -> None:
     st.set_page_config(page_title="CDR generator", layout="wide")
     st.title("CDR generator")
     validation = validate(_scenario(), _settings().time_zone)
-    configure_panel, preview_panel, run_panel, live_panel = st.tabs(
-        ["Configure", "Preview", "Run", "Live stream"]
+    configure_panel, preview_panel, run_panel, live_panel, ops_panel = st.tabs(
+        ["Configure", "Preview", "Run", "Live stream", "Operations"]
     )
     with configure_panel:
         configure(validation)
@@ -272,6 +329,8 @@ def main() -> None:
         run_tab(validation)
     with live_panel:
         live_tab()
+    with ops_panel:
+        ops_tab()
 
 
 main()

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from core.run_metrics import (
     STREAM_LAST_COMMIT,
     STREAM_PROCESSED_OFFSET,
+    STREAM_ROWS_LANDED,
+    STREAM_ROWS_QUARANTINED,
     Sample,
     stream_cdr_source,
     write_samples,
@@ -40,9 +42,9 @@ class CdrQueryMetrics:
         self.batches += 1
         labels = {"topic": self.topic}
         samples = [
-            Sample("lakehouse_stream_rows_landed_total", self.landed, labels, "counter",
+            Sample(STREAM_ROWS_LANDED, self.landed, labels, "counter",
                    "CDR rows the stream job committed to raw.cdr since it started."),
-            Sample("lakehouse_stream_rows_quarantined_total", self.quarantined, labels, "counter",
+            Sample(STREAM_ROWS_QUARANTINED, self.quarantined, labels, "counter",
                    "Malformed messages the stream job committed to quarantine since it started."),
             Sample("lakehouse_stream_batches_total", self.batches, labels, "counter",
                    "Micro-batches the CDR query completed since the job started."),

@@ -21,7 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from app.ui import runs
 from app.ui.server import UiServer
-from core import clients
+from core import clients, prometheus_api
 from core.settings import LakehouseSettings
 from infra.browser import chromium_session
 
@@ -110,3 +110,32 @@ def test_the_page_configures_and_runs_a_generation_into_iceberg(
         settings, f"SELECT count(*) FROM cdr WHERE batch_id = '{batch_id}'", schema=NAMESPACE
     )
     assert landed == events > 0
+
+
+def _metric(driver: WebDriver, label: str) -> str | bool:
+    for metric in driver.find_elements(By.CSS_SELECTOR, 'div[data-testid="stMetric"]'):
+        if metric.find_element(By.CSS_SELECTOR, '[data-testid="stMetricLabel"]').text == label:
+            return str(metric.find_element(By.CSS_SELECTOR, '[data-testid="stMetricValue"]').text)
+    return False
+
+
+def test_the_operations_tab_shows_the_health_prometheus_sees(
+    settings: LakehouseSettings, page_url: str, tmp_path: Path
+) -> None:
+    up = prometheus_api.query(settings, "up")
+    assert up, "Prometheus scrapes nothing"
+    with chromium_session() as driver:
+        driver.get(page_url)
+        _click(driver, "//*[@role='tab'][.//p[text()='Operations']]")
+        shown = WebDriverWait(driver, 60, poll_frequency=0.5).until(lambda d: _metric(d, "Targets up"))
+        healthy = sum(1 for t in prometheus_api.query(settings, "up") if t.value == 1)
+        assert shown == f"{healthy}/{len(up)}", shown
+        assert not any("did not answer" in text for text in _alerts(driver))
+        firing = prometheus_api.query(settings, 'ALERTS{alertstate="firing"}')
+        _wait_alert(driver, "Firing:" if firing else "No alert firing")
+        for label in ("Ingest (rows/s)", "Lag (records)", "Last commit (s ago)", "Quarantined (5 min)"):
+            assert _metric(driver, label) is not False, label
+        shots = Path(os.environ.get("LAKEHOUSE_SCREENSHOTS_DIR") or tmp_path)
+        shots.mkdir(parents=True, exist_ok=True)
+        driver.set_window_size(1400, 1800)
+        driver.save_screenshot(str(shots / "operations.png"))

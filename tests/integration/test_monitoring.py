@@ -17,6 +17,9 @@ from typing import Any
 import pytest
 import requests
 
+from app.ui import ops
+from core import prometheus_api
+from core.exceptions import LakehouseError
 from core.settings import LakehouseSettings
 from infra.launcher import Launcher
 from ingestion.kafka_sink import CdrProducer
@@ -102,6 +105,16 @@ def test_every_scrape_target_is_up_and_serves_its_metrics(settings: LakehouseSet
     assert len(lag) == settings.kafka.partitions
 
 
+def test_the_ops_view_reads_every_target_and_a_bad_query_is_named(settings: LakehouseSettings) -> None:
+    _wait_all_up(settings)
+    view = ops.ops_view(settings)
+    assert view.problem is None, view.problem
+    assert {t.labels["job"] for t in view.targets} == EXPECTED_JOBS
+    assert view.targets_up == len(view.targets)
+    with pytest.raises(LakehouseError, match=r"refused the query 'sum\(': .*parse error"):
+        prometheus_api.query(settings, "sum(")
+
+
 def test_a_frozen_service_fires_service_down_to_the_webhook_and_resolves(
     launcher: Launcher, settings: LakehouseSettings, webhook: Webhook
 ) -> None:
@@ -156,6 +169,15 @@ def test_the_stream_moves_its_metrics_and_a_frozen_job_fires_stream_stalled_and_
             producer.flush()
             wait_until(lambda: (prometheus_value(settings, lag) or 0) >= second.num_rows, what="lag to grow")
             fired = webhook.wait_for("firing", "StreamStalled", {"topic": topic}, frozen_at, ALERT_TIMEOUT_S)
+            # The ops page's view says the same: the records waiting, the commit ageing, the alert.
+            view = ops.ops_view(settings, window_s=300)
+            assert view.problem is None, view.problem
+            assert (
+                ops.latest([s for s in view.lag if s.labels.get("topic") == topic]) or 0
+            ) >= second.num_rows
+            stale = ops.oldest_latest([s for s in view.freshness if s.labels.get("topic") == topic])
+            assert stale is not None and stale > settings.monitoring.thresholds.stream_stalled_s
+            assert f"StreamStalled ({topic})" in ops.alert_names(view.firing)
         finally:
             os.killpg(pid, signal.SIGCONT)
         thawed_at = time.monotonic()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -74,11 +75,34 @@ def _refused_delivery(result: subprocess.CompletedProcess[str], topic: str) -> N
     assert "Traceback" not in result.stderr + result.stdout
 
 
-def test_generate_to_kafka_that_is_down_exits_7_naming_the_undelivered(no_kafka: dict[str, str]) -> None:
+def _generate_metrics(home: Path, target: str) -> dict[str, float]:
+    samples = json.loads((home / "run" / "metrics" / f"generate-{target}.json").read_text())
+    assert {s["labels"]["target"] for s in samples} == {target}
+    return {s["name"].removeprefix("lakehouse_generate_last_run_"): s["value"] for s in samples}
+
+
+def test_generate_to_kafka_that_is_down_exits_7_naming_the_undelivered(
+    tmp_path: Path, no_kafka: dict[str, str]
+) -> None:
     result = run_cli(
-        "generate", "--to", "kafka", "--days", "1", "--subscribers", "300", "--rows", "500", **no_kafka
-    )
+        "generate", "--to", "kafka", "--days", "1", "--subscribers", "300", "--rows", "500",
+        LAKEHOUSE_HOME=str(tmp_path), **no_kafka,
+    )  # fmt: skip
     _refused_delivery(result, "cdr.events")
+    assert _generate_metrics(tmp_path, "kafka")["success"] == 0  # the exporter serves the failure
+
+
+def test_generate_leaves_its_rows_and_rate_for_the_exporter(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    result = run_cli(
+        "generate", "--to", "parquet", "--days", "1", "--subscribers", "300", "--rows", "2000",
+        "--output", str(tmp_path / "out"), "--report", str(report), LAKEHOUSE_HOME=str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    metrics = _generate_metrics(tmp_path, "parquet")
+    assert metrics["success"] == 1
+    assert metrics["rows"] == json.loads(report.read_text())["rows"] > 0
+    assert metrics["rows_per_second"] == pytest.approx(metrics["rows"] / metrics["duration_seconds"])
 
 
 def test_stream_produce_to_kafka_that_is_down_exits_7(tmp_path: Path, no_kafka: dict[str, str]) -> None:

@@ -12,6 +12,7 @@ from app.ui.scenario import default_scenario, parse_scenario, scenario_toml, val
 from core.exceptions import ConfigError
 from generator.config import load_config
 from generator.run import Generation
+from infra.process import free_port
 
 PAGE = Path(__file__).parents[4] / "app" / "ui" / "page.py"
 
@@ -20,6 +21,8 @@ PAGE = Path(__file__).parents[4] / "app" / "ui" / "page.py"
 def page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     monkeypatch.setenv("LAKEHOUSE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("LAKEHOUSE_UI__PREVIEW_SUBSCRIBERS", "200")
+    # A port nothing listens on, even beside a running stack: the Operations tab's "down" case.
+    monkeypatch.setenv("LAKEHOUSE_MONITORING__PROMETHEUS__PORT", str(free_port()))
     app = AppTest.from_file(str(PAGE), default_timeout=60)
     return app.run()
 
@@ -75,7 +78,9 @@ def test_the_preview_counts_equal_the_generators_on_the_same_sample() -> None:
 
 
 def test_every_tab_renders_with_no_service_running(page: AppTest) -> None:
-    assert [t.label for t in page.tabs] == ["Configure", "Preview", "Run", "Live stream"]
+    assert [t.label for t in page.tabs] == ["Configure", "Preview", "Run", "Live stream", "Operations"]
     assert not page.exception
     assert any("stream-job: stopped" in c.value for c in page.caption)
     assert any(m.label == "Expected events" for m in page.metric)  # the preview ran
+    # No Prometheus: the Operations tab names its address and how to start it.
+    assert any("Prometheus at http://127.0.0.1:" in w.value and "make up" in w.value for w in page.warning)
