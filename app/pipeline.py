@@ -22,6 +22,7 @@ from app.pipeline_metrics import record_pipeline_run
 from app.publication import Publication, publish, restore
 from app.transform import cdr_checked_table, run_dbt
 from core import clients
+from core.contracts.raw_tables import REFERENCE_KEYS
 from core.exceptions import GateFailedError, PrerequisiteError
 from core.settings import LakehouseSettings
 from expectations.gates import GateResult, run_gate
@@ -58,6 +59,13 @@ def prepare_pending_view(settings: LakehouseSettings) -> PendingRaw:
     if snapshot is None:
         raise PrerequisiteError(
             f"{cdr} holds no data yet: land some first (`make generate` or `make stream`)"
+        )
+    # The stream lands CDRs only; staging joins them to the reference tables `generate` loads.
+    missing = [f"{raw}.{name}" for name in REFERENCE_KEYS if not catalog.table_exists(f"{raw}.{name}")]
+    if missing:
+        raise PrerequisiteError(
+            f"{', '.join(missing)} do not exist yet: the stream lands CDRs only; load the reference "
+            "data once with `make generate` (or `lakehouse generate`)"
         )
     checked = cdr_checked_table(settings)
     not_checked = (

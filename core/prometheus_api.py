@@ -70,14 +70,21 @@ def query(settings: LakehouseSettings, promql: str, timeout: float = 5) -> list[
 
 
 def query_range(
-    settings: LakehouseSettings, promql: str, seconds: float, step: float, timeout: float = 10
+    settings: LakehouseSettings,
+    promql: str,
+    seconds: float,
+    step: float,
+    end: float | None = None,
+    timeout: float = 10,
 ) -> list[RangeSeries]:
-    """``promql`` over the last ``seconds``, one point per ``step`` seconds (widened so the range
-    stays under Prometheus' point limit); NaN points are dropped."""
+    """``promql`` over the ``seconds`` before ``end`` (now by default), one point per ``step``
+    seconds (widened so the range stays under Prometheus' point limit); NaN points are dropped.
+    Queries given the same ``end`` and ``step`` are evaluated at the same instants, so their
+    points can be joined on time."""
     if seconds <= 0 or step <= 0:
         raise ValueError(f"seconds and step must be greater than 0; got {seconds!r}, {step!r}")
     step = max(step, seconds / (MAX_POINTS - 1))
-    end = time.time()
+    end = time.time() if end is None else end
     params = {"query": promql, "start": f"{end - seconds:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
     data = _get(settings, "/api/v1/query_range", params, timeout)
     assert isinstance(data, dict)

@@ -9,6 +9,7 @@ writers define (:mod:`core.run_metrics`, :mod:`app.pipeline_metrics`), never ret
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -108,11 +109,15 @@ def ops_view(settings: LakehouseSettings, window_s: float = 1800, history_s: flo
     step = max(settings.monitoring.prometheus.scrape_interval_s, window_s / 300)
     history_step = max(60.0, history_s / 1440)
 
+    # One end for every range: the gate history joins its three ranges on evaluation time,
+    # which only holds when they are evaluated at the same instants.
+    now = time.time()
+
     def ranged(promql: str) -> list[RangeSeries]:
-        return prometheus_api.query_range(settings, promql, window_s, step)
+        return prometheus_api.query_range(settings, promql, window_s, step, end=now)
 
     def history(promql: str) -> list[RangeSeries]:
-        return prometheus_api.query_range(settings, promql, history_s, history_step)
+        return prometheus_api.query_range(settings, promql, history_s, history_step, end=now)
 
     try:
         return OpsView(

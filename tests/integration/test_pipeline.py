@@ -21,16 +21,20 @@ import psutil
 import pytest
 from pydantic import BaseModel, SecretStr
 
+from app.pipeline import prepare_pending_view
 from app.pipeline_lock import PIPELINE_LOCK_KEY
 from app.publication import current_snapshots, latest_publication
 from app.transform import DBT_PROJECT_DIR, PROFILES_FILE, SETTINGS_MACRO_FILE, write_dbt_settings
+from app.ui import ops
 from core import clients
+from core.exceptions import PrerequisiteError
 from core.run_metrics import read_samples
 from core.settings import LakehouseSettings, load_settings
 from generator.config import DEFAULT_CONFIG
 from tests.integration.alerts import Webhook
-from tests.integration.conftest import LAKEHOUSE, run_cli
+from tests.integration.conftest import LAKEHOUSE, run_cli, unique
 from tests.integration.reconcile import batches_not_published_once, query
+from tests.integration.test_stream import events
 
 GENERATE = ["generate", "--subscribers", "3000", "--seed", "5"]
 # GateFailed has no `for`: a scrape, an evaluation and Alertmanager's group wait (or interval).
@@ -447,16 +451,37 @@ def test_a_bad_batch_stops_at_the_raw_gate_pages_and_the_run_after_removing_it_s
     failed_at = time.monotonic()
     # The failed gate pages: its metrics file -> exporter -> Prometheus -> Alertmanager -> webhook.
     paged = webhook.wait_for("firing", "GateFailed", {"gate": "raw"}, failing_from, GATE_ALERT_TIMEOUT_S)
+    # The ops page's gate history shows that run: failed at raw, nothing after it run.
+    newest = ops.ops_view(settings).gate_runs[0]
+    assert not newest.published and newest.gates["raw"] is False
+    assert all(result is None for gate, result in newest.gates.items() if gate != "raw")
     bad = json.loads(report.read_text())["batch_id"]
     query(settings, f"DELETE FROM {settings.namespaces.raw}.cdr WHERE batch_id = '{bad}'")
     assert "pipeline succeeded" in run_cli(settings, "pipeline").stdout
     passed_at = time.monotonic()
     resolved = webhook.wait_for("resolved", "GateFailed", {"gate": "raw"}, passed_at, GATE_ALERT_TIMEOUT_S)
     clean_matches_raw(settings)
+    history = ops.ops_view(settings).gate_runs
+    # The bad batch deleted, the re-run found no new raw rows: the raw gate had nothing to judge.
+    assert history[0].published and history[0].gates == {"raw": None, "clean": True, "analytics": True}
+    assert newest in history[1:], "the failed run stays in the history"
     print(
         f"GateFailed: fired {paged - failed_at:.1f}s after the failed run ended, "
         f"resolved {resolved - passed_at:.1f}s after the next run passed"
     )
+
+
+def test_a_pipeline_before_any_reference_data_names_the_tables_to_load(settings: LakehouseSettings) -> None:
+    """The stream lands CDRs only: a raw namespace holding nothing else stops before dbt runs,
+    naming the missing tables and the command that loads them."""
+    raw = unique("it_noref")
+    local = settings.model_copy(update={"namespaces": settings.namespaces.model_copy(update={"raw": raw})})
+    catalog = clients.iceberg_catalog(local)
+    catalog.create_namespace(raw)
+    cdr = events(100, unique("noref"))
+    catalog.create_table(f"{raw}.cdr", schema=cdr.schema).append(cdr)
+    with pytest.raises(PrerequisiteError, match=rf"{raw}\.subscribers.* do not exist yet.*make generate"):
+        prepare_pending_view(local)
 
 
 def test_a_value_outside_its_domain_stops_at_the_clean_gate_and_recovery_needs_no_full_refresh(
