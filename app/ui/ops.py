@@ -107,7 +107,8 @@ def ops_view(settings: LakehouseSettings, window_s: float = 1800, history_s: flo
     """The stream's last ``window_s`` seconds, the pipeline's runs over ``history_s``, health now.
     Prometheus down or refusing a query gives an empty view with the reason, never an exception."""
     step = max(settings.monitoring.prometheus.scrape_interval_s, window_s / 300)
-    history_step = max(60.0, history_s / 1440)
+    # 30 s over a day: 2,880 points a series; runs closer together than a step show as one.
+    history_step = max(float(settings.monitoring.prometheus.scrape_interval_s), history_s / 2880)
 
     # One end for every range: the gate history joins its three ranges on evaluation time,
     # which only holds when they are evaluated at the same instants.
