@@ -1,7 +1,9 @@
 """Native processes of the stack: spawn, track by pid file, stop, measure.
 
-A pid file holds ``<pid> <start time>``; the start time (psutil's create time) guards against a
-recycled pid being taken for one of ours.
+A pid file holds ``<pid> <start ticks>``: the kernel's start time of the process in clock ticks
+since boot. It guards against a recycled pid being taken for one of ours, and unlike an epoch time
+(psutil's create time is boot time + ticks, and boot time is re-derived from the wall clock) it
+does not move when the clock is stepped, so a stack outlives an NTP jump or a resumed VM.
 """
 
 from __future__ import annotations
@@ -42,21 +44,25 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _start_time(pid: int) -> float | None:
-    """When ``pid`` started (epoch seconds), or None if there is no such live process."""
+def _start_time(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot, or None if there is no such live process."""
     try:
-        process = psutil.Process(pid)
-        return None if process.status() == psutil.STATUS_ZOMBIE else process.create_time()
-    except psutil.Error:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return None
+    # The command name (field 2) may hold spaces and parentheses: fields are counted after the last ')'.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    state, start_ticks = fields[0], fields[19]
+    return None if state in ("Z", "X") else int(start_ticks)
 
 
-def _same_start(recorded: str, started: float) -> bool:
+def _same_start(recorded: str, started: int) -> bool:
     """Whether a pid file's start time is this process's (so the pid was not recycled)."""
-    if "." not in recorded:
-        # Pid files written before psutil hold /proc's start time in clock ticks since boot.
-        return abs(psutil.boot_time() + int(recorded) / os.sysconf("SC_CLK_TCK") - started) < 1.0
-    return abs(float(recorded) - started) < 0.01
+    if "." in recorded:
+        # Pid files of earlier versions hold an epoch time: the clock may have moved since.
+        epoch = psutil.boot_time() + started / os.sysconf("SC_CLK_TCK")
+        return abs(float(recorded) - epoch) < 1.0
+    return int(recorded) == started
 
 
 def running_as_root() -> bool:
@@ -123,8 +129,8 @@ class ManagedProcess:
                 start_new_session=True,
                 **kwargs,  # type: ignore[arg-type]
             )
-        start = _start_time(proc.pid) or 0.0  # a fork is visible immediately on Linux
-        self.pid_file.write_text(f"{proc.pid} {start:.3f}\n")
+        start = _start_time(proc.pid) or 0  # a fork is visible immediately on Linux
+        self.pid_file.write_text(f"{proc.pid} {start}\n")
         return proc.pid
 
     def stop(self, timeout: float = 30.0, first_signal: int = signal.SIGTERM) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import sys
 import time
@@ -58,6 +60,31 @@ def test_a_recycled_pid_is_not_taken_for_ours(proc: ManagedProcess) -> None:
     proc.pid_file.write_text(f"{os.getpid()} 1\n")
     assert proc.pid() is None
     assert not proc.pid_file.exists()
+
+
+def test_a_stepped_wall_clock_does_not_orphan_a_running_process(
+    proc: ManagedProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # CI lost a whole stack this way: the clock was stepped by NTP, psutil's epoch create time
+    # moved with it and every pid file read as "not running" while the servers held their ports.
+    import psutil._pslinux
+
+    pid = proc.start([sys.executable, "-c", "import time; time.sleep(60)"])
+    real_boot_time = psutil._pslinux.boot_time
+    monkeypatch.setattr(psutil._pslinux, "boot_time", lambda: real_boot_time() + 3600.0)
+    assert proc.pid() == pid
+    assert proc.pid_file.exists()
+
+
+def test_a_pid_file_of_the_earlier_epoch_format_is_still_recognised(proc: ManagedProcess) -> None:
+    import psutil
+
+    pid = proc.start([sys.executable, "-c", "import time; time.sleep(60)"])
+    proc.pid_file.write_text(f"{pid} {psutil.Process(pid).create_time():.3f}\n")
+    assert proc.pid() == pid
+    proc.pid_file.write_text(f"{pid} {psutil.Process(pid).create_time() - 30:.3f}\n")
+    assert proc.pid() is None
+    os.kill(pid, signal.SIGKILL)
 
 
 def test_port_is_free_reports_a_listening_port_as_taken() -> None:
