@@ -16,6 +16,7 @@ from pathlib import Path
 
 from app.pseudonym_key import install_pseudonym_key
 from core import clients
+from core.contracts.raw_tables import truth_namespace
 from core.exceptions import TransformError
 from core.private_files import write_private
 from core.settings import PROJECT_ROOT, LakehouseSettings
@@ -70,9 +71,8 @@ def render_profile(settings: LakehouseSettings) -> str:
 
 def render_settings_macro(settings: LakehouseSettings) -> str:
     """The macro ``lakehouse_settings()`` that macros/settings.sql reads (no secret in it)."""
-    namespaces = ", ".join(
-        f"{_quoted(layer)}: {_quoted(name)}" for layer, name in settings.namespaces.model_dump().items()
-    )
+    layers = {**settings.namespaces.model_dump(), "raw_truth": truth_namespace(settings.namespaces.raw)}
+    namespaces = ", ".join(f"{_quoted(layer)}: {_quoted(name)}" for layer, name in layers.items())
     return (
         f"{{#- {GENERATED_NOTE} -#}}\n"
         "{% macro lakehouse_settings() -%}\n"

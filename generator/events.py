@@ -18,7 +18,7 @@ from generator import rng as rngs
 from generator.columns import Columns
 from generator.config import SEGMENTS, SHARD_SIZE, GeneratorConfig, TrafficRates
 from generator.defects import UNKNOWN_ELEMENTS, DefectContext, inject_defects
-from generator.incidents import US, Incident, local_to_utc_us
+from generator.incidents import APPLIED_KINDS, US, Incident, local_to_utc_us
 from generator.record_ids import RecordIds
 from generator.reference import EXTERNAL_POOL, MOBILE, World
 
@@ -41,7 +41,7 @@ class EventBuilder:
     ) -> None:
         self.config = config
         self.world = world
-        self.incidents = [i for i in incidents if i.kind != "simbox"]
+        self.incidents = [i for i in incidents if i.kind in APPLIED_KINDS]
         self.run_tag = run_tag
         self.shards = -(-world.n_subscribers // SHARD_SIZE)
         t = config.traffic

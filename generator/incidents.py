@@ -20,7 +20,9 @@ from generator.config import GeneratorConfig
 from generator.reference import World
 
 US = 1_000_000
-IncidentKind = Literal["cell_outage", "congestion", "simbox"]
+IncidentKind = Literal["cell_outage", "congestion", "simbox", "new_year_congestion"]
+# Kinds the event builder applies per incident (the New Year spike is part of the traffic curves).
+APPLIED_KINDS = ("cell_outage", "congestion")
 
 INCIDENTS_SCHEMA = pa.schema(
     [
@@ -101,6 +103,34 @@ def plan_incidents(config: GeneratorConfig, world: World) -> list[Incident]:
                 tuple(int(s) for s in sims),
             )
         )
+    return incidents + _new_year_congestion(config, world)
+
+
+def _new_year_congestion(config: GeneratorConfig, world: World) -> list[Incident]:
+    """The New Year spike fails calls and SMS on every element that serves the network's own
+    lines (cells and access nodes, not visited networks): one incident per element and New Year
+    the window covers, so the truth holds every abnormal hour the generator makes."""
+    if not config.new_year.enabled:
+        return []
+    window_end = config.start + timedelta(days=config.days)
+    elements = np.flatnonzero(world.element_region >= 0)
+    incidents = []
+    for year in range(config.start.year - 1, window_end.year + 1):
+        start = datetime(year, 12, 31, 23)
+        end = start + timedelta(hours=config.new_year.hours)
+        if end <= config.start or start >= window_end:
+            continue
+        start, end = max(start, config.start), min(end, window_end)
+        incidents += [
+            Incident(
+                f"new_year_congestion-{year + 1}-{k + 1:03d}",
+                "new_year_congestion",
+                int(element),
+                local_to_utc_us(config, start),
+                local_to_utc_us(config, end),
+            )
+            for k, element in enumerate(elements)
+        ]
     return incidents
 
 

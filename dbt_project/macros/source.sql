@@ -1,6 +1,6 @@
 {#-
   The raw source lives in settings.namespaces.raw. A sources yml cannot call macros, so this
-  override of dbt's `source` moves the `raw` source there; the var `raw_schema` (the benchmarks'
+  override of dbt's `source` moves the `raw` source there (and `raw_truth` beside it); the var `raw_schema` (the benchmarks'
   copy) wins over the setting. Other sources are left as declared.
 -#}
 {% macro source(source_name, table_name) -%}
@@ -10,6 +10,8 @@
     {%- if source_name == 'raw' -%}
         {%- set schema = var('raw_schema', none) or lakehouse_setting('namespaces')['raw'] -%}
         {%- do return(relation.incorporate(path={"schema": schema})) -%}
+    {%- elif source_name == 'raw_truth' -%}
+        {%- do return(relation.incorporate(path={"schema": lakehouse_setting('namespaces')['raw_truth']})) -%}
     {%- endif -%}
     {%- do return(relation) -%}
 {%- endmacro %}

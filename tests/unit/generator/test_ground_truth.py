@@ -113,3 +113,42 @@ def test_simbox_sims_call_many_numbers_from_one_cell_on_few_devices(sample: Samp
     assert calls.served_imei.nunique() <= 3
     everyone = sample.clean[sample.clean.record_type == "voice"].groupby("served_msisdn").size()
     assert everyone.median() * 20 < per_sim_day.median() * sample.config.days
+
+
+def test_the_new_year_congestion_is_in_the_truth_on_every_element_it_fails(sample: Sample) -> None:
+    new_year = sample.incidents[sample.incidents.incident_type == "new_year_congestion"]
+    served = sample.elements[sample.elements.element_type != "visited_network"]
+    assert set(new_year.element_id) == set(served.element_id)
+    zone = sample.config.time_zone
+    assert set(new_year.start_time.dt.tz_convert(zone).dt.strftime("%m-%d %H:%M")) == {"12-31 23:00"}
+    hours = (new_year.end_time - new_year.start_time).dt.total_seconds() / 3600
+    assert set(hours) == {sample.config.new_year.hours}
+    # Inside the windows calls and SMS fail with cause 34 at the configured rate; outside every
+    # incident of the truth they fail only at the normal rate.
+    signalling = sample.clean[sample.clean.record_type != "data"]
+    start, end = new_year.start_time.iloc[0], new_year.end_time.iloc[0]
+    inside = (signalling.start_time >= start) & (signalling.start_time < end)
+    low, _ = binomial_band(int(inside.sum()), sample.config.new_year.congestion_failure, sigmas=4)
+    assert signalling[inside].cause_code.eq(34).sum() >= low
+    assert signalling[~inside].cause_code.eq(34).mean() < 0.05
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"start": "2026-03-02T00:00:00", "days": 2}, 0),
+        ({"new_year": {"enabled": False}}, 0),
+        ({"start": "2025-12-31T00:00:00", "days": 1}, 1),  # the window ends inside the spike
+    ],
+    ids=["no-new-year-in-the-window", "spike-disabled", "window-ends-at-midnight"],
+)
+def test_new_year_truth_follows_the_window(overrides: dict, expected: int) -> None:
+    from generator.config import load_config
+    from generator.incidents import plan_incidents
+    from generator.reference import build_world
+
+    config = load_config(subscribers=500, **overrides)
+    incidents = [i for i in plan_incidents(config, build_world(config)) if i.kind == "new_year_congestion"]
+    assert len({(i.start_us, i.end_us) for i in incidents}) == expected
+    for incident in incidents:
+        assert incident.end_us - incident.start_us == 3600 * 1_000_000  # cut at the window's end
