@@ -122,7 +122,8 @@ def test_an_unknown_table_is_refused_naming_the_published_ones(published: Lakeho
     result = run_cli(published, "export", "--tables", "dim_date,subscribers", check=False)
     assert result.returncode == 13, result.stderr
     assert "unknown table subscribers: the published analytics tables are " in result.stderr
-    named = result.stderr.split("the published analytics tables are ")[1].strip().split(", ")
+    message = " ".join(result.stderr.split())  # as one line, however the console wrapped it
+    named = message.split("the published analytics tables are ")[1].split(", ")
     assert named == sorted(named) and {"dim_date", "kpi_cell_hourly"} <= set(named), named
     assert "subscribers" not in named and "Traceback" not in result.stderr
 
