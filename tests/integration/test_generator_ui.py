@@ -88,7 +88,8 @@ def test_the_page_configures_and_runs_a_generation_into_iceberg(
         _type(driver, "Iceberg namespace", NAMESPACE)
         before = {run.run_id for run in runs.list_runs(settings)}
         _click(driver, "//button[contains(., 'Start run')]")
-        WebDriverWait(driver, 30).until(lambda d: {r.run_id for r in runs.list_runs(settings)} - before)
+        # The run directory appears once the page has spawned the generation (slower on a loaded machine).
+        WebDriverWait(driver, 90).until(lambda d: {r.run_id for r in runs.list_runs(settings)} - before)
         (new,) = [r for r in runs.list_runs(settings) if r.run_id not in before]
         finished = _wait_alert(driver, "Run finished", timeout=240)
         match = FINISHED.search(finished)
