@@ -18,7 +18,7 @@ from generator import rng as rngs
 from generator.columns import Columns
 from generator.config import SEGMENTS, SHARD_SIZE, GeneratorConfig, TrafficRates
 from generator.defects import UNKNOWN_ELEMENTS, DefectContext, inject_defects
-from generator.incidents import APPLIED_KINDS, US, Incident, local_to_utc_us
+from generator.incidents import APPLIED_KINDS, US, Incident, in_new_year_spike, local_to_utc_us
 from generator.record_ids import RecordIds
 from generator.reference import EXTERNAL_POOL, MOBILE, World
 
@@ -94,11 +94,7 @@ class EventBuilder:
         ny = self.config.new_year
         if ny.enabled:
             for h in range(24):
-                moment = date + timedelta(hours=h)
-                spike_start = moment.replace(month=12, day=31, hour=23) if moment.month == 12 else None
-                if moment.month == 1 and moment.day == 1:
-                    spike_start = moment.replace(year=moment.year - 1, month=12, day=31, hour=23, minute=0)
-                if spike_start and spike_start <= moment < spike_start + timedelta(hours=ny.hours):
+                if in_new_year_spike(date + timedelta(hours=h), ny.hours):
                     multiplier[VOICE, h], multiplier[SMS, h] = ny.voice_multiplier, ny.sms_multiplier
         weights = self.hourly[:, None, :] * multiplier[None, :, :]  # (curve, type, hour)
         factor = weights.sum(axis=2) / self.hourly.sum(axis=1)[:, None]

@@ -53,9 +53,19 @@ def local_to_utc_us(config: GeneratorConfig, moment: datetime) -> int:
     return int((local - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * US)
 
 
+def new_year_spike_start(year: int) -> datetime:
+    """Where the New Year spike of ``year``'s New Year's Eve begins (local time): 23:00 on Dec 31."""
+    return datetime(year, 12, 31, 23)
+
+
+def in_new_year_spike(moment: datetime, hours: float) -> bool:
+    """Whether a local ``moment`` falls in the ``hours`` from the last New Year spike's start."""
+    start = new_year_spike_start(moment.year if moment.month == 12 else moment.year - 1)
+    return start <= moment < start + timedelta(hours=hours)
+
+
 def _is_new_year_spike(config: GeneratorConfig, moment: datetime) -> bool:
-    spike_start = datetime(moment.year if moment.month == 12 else moment.year - 1, 12, 31, 23)
-    return spike_start <= moment < spike_start + timedelta(hours=config.new_year.hours + 2)
+    return in_new_year_spike(moment, config.new_year.hours + 2)
 
 
 def plan_incidents(config: GeneratorConfig, world: World) -> list[Incident]:
@@ -116,7 +126,7 @@ def _new_year_congestion(config: GeneratorConfig, world: World) -> list[Incident
     elements = np.flatnonzero(world.element_region >= 0)
     incidents = []
     for year in range(config.start.year - 1, window_end.year + 1):
-        start = datetime(year, 12, 31, 23)
+        start = new_year_spike_start(year)
         end = start + timedelta(hours=config.new_year.hours)
         if end <= config.start or start >= window_end:
             continue
