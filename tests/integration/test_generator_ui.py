@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -40,25 +41,47 @@ def page_url(settings: LakehouseSettings) -> Iterator[str]:
 
 
 def _alerts(driver: WebDriver) -> list[str]:
-    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, 'div[data-testid="stAlert"]')]
+    # One script reads every alert's text at once: Streamlit replaces elements on each rerun, so
+    # finding them and then reading each one's .text can meet an element already gone (stale).
+    texts = driver.execute_script(
+        "return Array.from(document.querySelectorAll('div[data-testid=\"stAlert\"]'), e => e.innerText);"
+    )
+    return [str(t) for t in texts or []]
 
 
 def _wait_alert(driver: WebDriver, needle: str, timeout: float = 60) -> str:
     def found(d: WebDriver) -> str | bool:
         return next((text for text in _alerts(d) if needle in text), False)
 
-    return str(WebDriverWait(driver, timeout, poll_frequency=0.5).until(found))
+    return str(_wait(driver, timeout).until(found))
+
+
+def _wait(driver: WebDriver, timeout: float) -> WebDriverWait:
+    """A wait that polls again when a rerun replaced the element it was looking at."""
+    return WebDriverWait(
+        driver, timeout, poll_frequency=0.5, ignored_exceptions=(StaleElementReferenceException,)
+    )
 
 
 def _type(driver: WebDriver, label: str, value: str) -> None:
-    field = driver.find_element(By.CSS_SELECTOR, f'input[aria-label="{label}"]')
-    field.send_keys(Keys.CONTROL, "a")
-    field.send_keys(value, Keys.ENTER)
+    def typed(d: WebDriver) -> bool:
+        field = d.find_element(By.CSS_SELECTOR, f'input[aria-label="{label}"]')
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(value, Keys.ENTER)
+        return True
+
+    _wait(driver, 30).until(typed)
 
 
 def _click(driver: WebDriver, xpath: str) -> None:
-    WebDriverWait(driver, 30).until(lambda d: d.find_element(By.XPATH, xpath).is_displayed())
-    driver.find_element(By.XPATH, xpath).click()
+    def clicked(d: WebDriver) -> bool:
+        element = d.find_element(By.XPATH, xpath)
+        if not element.is_displayed():
+            return False
+        element.click()
+        return True
+
+    _wait(driver, 30).until(clicked)
 
 
 def test_the_page_configures_and_runs_a_generation_into_iceberg(
@@ -67,9 +90,7 @@ def test_the_page_configures_and_runs_a_generation_into_iceberg(
     seed = secrets.randbelow(10**6)
     with chromium_session() as driver:
         driver.get(page_url)
-        WebDriverWait(driver, 60).until(
-            lambda d: d.find_elements(By.CSS_SELECTOR, 'input[aria-label="Subscribers"]')
-        )
+        _wait(driver, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, 'input[aria-label="Subscribers"]'))
         _type(driver, "Subscribers", "5")  # below the model's minimum: shown beside the field
         error = _wait_alert(driver, "subscribers:")
         assert "greater than or equal to 10" in error
@@ -77,7 +98,7 @@ def test_the_page_configures_and_runs_a_generation_into_iceberg(
         _type(driver, "Days", "1")
         _type(driver, "Seed", str(seed))
         # Streamlit leaves the last run's elements on screen until the rerun replaces them.
-        WebDriverWait(driver, 60, poll_frequency=0.5).until(
+        _wait(driver, 60).until(
             lambda d: (
                 any("Scenario valid" in t for t in _alerts(d))
                 and not any(t.startswith("subscribers:") for t in _alerts(d))
@@ -89,7 +110,7 @@ def test_the_page_configures_and_runs_a_generation_into_iceberg(
         before = {run.run_id for run in runs.list_runs(settings)}
         _click(driver, "//button[contains(., 'Start run')]")
         # The run directory appears once the page has spawned the generation (slower on a loaded machine).
-        WebDriverWait(driver, 90).until(lambda d: {r.run_id for r in runs.list_runs(settings)} - before)
+        _wait(driver, 90).until(lambda d: {r.run_id for r in runs.list_runs(settings)} - before)
         (new,) = [r for r in runs.list_runs(settings) if r.run_id not in before]
         finished = _wait_alert(driver, "Run finished", timeout=240)
         match = FINISHED.search(finished)
@@ -128,7 +149,7 @@ def test_the_operations_tab_shows_the_health_prometheus_sees(
     with chromium_session() as driver:
         driver.get(page_url)
         _click(driver, "//*[@role='tab'][.//p[text()='Operations']]")
-        shown = WebDriverWait(driver, 60, poll_frequency=0.5).until(lambda d: _metric(d, "Targets up"))
+        shown = _wait(driver, 60).until(lambda d: _metric(d, "Targets up"))
         healthy = sum(1 for t in prometheus_api.query(settings, "up") if t.value == 1)
         assert shown == f"{healthy}/{len(up)}", shown
         assert not any("did not answer" in text for text in _alerts(driver))
