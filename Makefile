@@ -27,7 +27,7 @@ clean: install ## Stop the stack and delete local data (asks; YES=1 to skip the 
 generate: up ## Generate the default CDR set into Iceberg (raw.*); ARGS="--days 7" to change it
 	@$(LAKEHOUSE) generate $(ARGS)
 
-pipeline: up ## Raw gate, dbt clean, clean gate, dbt analytics, analytics gate (stops at a failed gate)
+pipeline: up ## Raw gate, dbt clean, clean gate, dbt analytics, analytics gate, forecasts, forecast gate, publish (stops at a failed gate)
 	@$(LAKEHOUSE) pipeline
 
 stream: up ## Start the streaming job and a live producer in the background (RATE=events/s, default 2000)

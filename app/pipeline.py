@@ -1,4 +1,5 @@
-"""The pipeline: raw gate -> dbt clean -> clean gate -> dbt analytics -> analytics gate -> publish.
+"""The pipeline: raw gate -> dbt clean -> clean gate -> dbt analytics -> analytics gate ->
+forecasts -> forecast gate -> publish.
 
 Write-audit-publish (``app.publication``): layers are built as candidates and published, as views
 readers query, only after every gate passed. A failed gate or step puts every candidate back to
@@ -17,6 +18,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
+from app.forecasts import ForecastReport, run_forecasts
 from app.pipeline_lock import pipeline_lock
 from app.pipeline_metrics import record_pipeline_run
 from app.publication import Publication, publish, restore
@@ -26,7 +28,8 @@ from core.contracts.raw_tables import REFERENCE_KEYS
 from core.exceptions import GateFailedError, PrerequisiteError
 from core.settings import LakehouseSettings
 from expectations.gates import GateResult, run_gate
-from expectations.suites import Thresholds, analytics_suites, clean_suites, raw_suite
+from expectations.suites import Thresholds, analytics_suites, clean_suites, forecast_suites, raw_suite
+from forecasting.series import HORIZON_DAYS, METHODS
 
 log = logging.getLogger(__name__)
 PENDING_VIEW = "raw_cdr_pending"  # in settings.namespaces.quality
@@ -93,6 +96,7 @@ class Steps:
     prepare_pending: Callable[[LakehouseSettings], PendingRaw] = prepare_pending_view
     dbt: Callable[[LakehouseSettings, Sequence[str]], None] = run_dbt
     gate: Callable[[LakehouseSettings, str, dict[str, list], str], GateResult] = run_gate
+    forecast: Callable[[LakehouseSettings], ForecastReport] = run_forecasts
     publish: Callable[[LakehouseSettings], Publication] = publish
 
 
@@ -186,6 +190,19 @@ def _run_locked(
         step(
             "analytics gate",
             lambda: _check(steps.gate(settings, "analytics", analytics_suites(ns), ns.analytics_candidate)),
+        )
+        # Forecasts read the audited marts and are published with them, after their own gate.
+        step("forecast", lambda: steps.forecast(settings))
+        step(
+            "forecast gate",
+            lambda: _check(
+                steps.gate(
+                    settings,
+                    "forecast",
+                    forecast_suites(ns, HORIZON_DAYS, len(METHODS)),
+                    ns.analytics_candidate,
+                )
+            ),
         )
     except BaseException:
         # Not published: every candidate back to what readers see, for the next run to redo.

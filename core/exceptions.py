@@ -144,3 +144,9 @@ class DashboardsError(LakehouseError):
     """Importing or exporting the dashboards bundle failed (the message names the file)."""
 
     exit_code = 14
+
+
+class ForecastError(LakehouseError):
+    """A forecast cannot be made from what it was given (an empty or broken series, a bad option)."""
+
+    exit_code = 15

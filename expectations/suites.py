@@ -159,3 +159,49 @@ def analytics_suites(namespaces: NamespaceSettings | None = None) -> dict[str, l
             E.ExpectColumnValuesToBeBetween(column="charge", min_value=0),
         ],
     }
+
+
+def _interval_rules() -> list[Expectation]:
+    """A forecast's interval holds its point, and nothing forecast is negative."""
+    return [
+        E.ExpectTableRowCountToBeBetween(min_value=1),
+        E.ExpectColumnValuesToBeBetween(column="lower", min_value=0),
+        E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="point", column_B="lower", or_equal=True),
+        E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="upper", column_B="point", or_equal=True),
+    ]
+
+
+def forecast_suites(
+    namespaces: NamespaceSettings | None = None, horizon_days: int = 7, methods: int = 2
+) -> dict[str, list[Expectation]]:
+    """Forecasts: intervals hold their points, every region has every day ahead by every method."""
+    ns = namespaces or NamespaceSettings()
+    analytics = ns.analytics_candidate
+    return {
+        "forecast_region_daily": [
+            *_interval_rules(),
+            E.ExpectColumnValuesToBeBetween(column="horizon_days", min_value=1, max_value=horizon_days),
+            E.UnexpectedRowsExpectation(
+                description=f"every region has {horizon_days} days ahead of each metric by {methods} methods",
+                unexpected_rows_query=(
+                    "WITH expected AS ("
+                    f"SELECT r.region_code, m.metric FROM (SELECT DISTINCT region_code FROM {analytics}"
+                    ".kpi_region_daily) AS r CROSS JOIN (SELECT DISTINCT metric FROM {batch}) AS m), "
+                    "made AS (SELECT region_code, metric, count(DISTINCT forecast_date) AS days, "
+                    "count(*) AS forecast_rows FROM {batch} GROUP BY 1, 2) "
+                    "SELECT e.region_code, e.metric, made.days, made.forecast_rows FROM expected AS e "
+                    "LEFT JOIN made ON made.region_code = e.region_code AND made.metric = e.metric "
+                    f"WHERE coalesce(made.days, 0) <> {horizon_days} "
+                    f"OR coalesce(made.forecast_rows, 0) <> {horizon_days * methods}"
+                ),
+            ),
+        ],
+        "forecast_cell_busy_hour": [
+            *_interval_rules(),
+            E.ExpectColumnValuesToBeBetween(column="horizon_days", min_value=1, max_value=horizon_days),
+        ],
+        "forecast_backtest": [
+            E.ExpectColumnValuesToBeBetween(column="smape", min_value=0, max_value=2),
+            E.ExpectColumnValuesToBeBetween(column="coverage_hit", min_value=0, max_value=1),
+        ],
+    }

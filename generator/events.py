@@ -17,6 +17,7 @@ from core.contracts.raw_tables import CDR_EVENT_SCHEMA
 from generator import rng as rngs
 from generator.columns import Columns
 from generator.config import SEGMENTS, SHARD_SIZE, GeneratorConfig, TrafficRates
+from generator.config_sections import NightFloor
 from generator.defects import UNKNOWN_ELEMENTS, DefectContext, inject_defects
 from generator.incidents import APPLIED_KINDS, US, Incident, in_new_year_spike, local_to_utc_us
 from generator.record_ids import RecordIds
@@ -53,7 +54,7 @@ class EventBuilder:
         self.fixed_rates = np.array([t.fixed_rates.voice, t.fixed_rates.sms, t.fixed_rates.data])
         self.simbox_rates = np.array([config.incidents.simbox_calls_per_day, 0.0, 0.3])
         hourly = [t.hourly.get(s, [1.0] * 24) for s in SEGMENTS] + [[0.2] * 7 + [1.0] * 16 + [0.4]]
-        self.hourly = np.array(hourly, dtype=float)
+        self.hourly = self._floored(np.array(hourly, dtype=float), t.night_floor)
         self.weekday = np.array([t.weekday.get(s, [1.0] * 7) for s in SEGMENTS] + [[1.0] * 7])
         self.curve = np.where(world.simbox_ring >= 0, SIMBOX_CURVE, world.segment).astype(np.int8)
         self.is_mobile = world.service == MOBILE
@@ -96,9 +97,18 @@ class EventBuilder:
             for h in range(24):
                 if in_new_year_spike(date + timedelta(hours=h), ny.hours):
                     multiplier[VOICE, h], multiplier[SMS, h] = ny.voice_multiplier, ny.sms_multiplier
-        weights = self.hourly[:, None, :] * multiplier[None, :, :]  # (curve, type, hour)
-        factor = weights.sum(axis=2) / self.hourly.sum(axis=1)[:, None]
+        weights = self.hourly * multiplier[None, :, :]  # (curve, type, hour)
+        factor = weights.sum(axis=2) / self.hourly.sum(axis=2)
         return factor, multiplier, self._hour_table(weights / weights.sum(axis=2, keepdims=True))
+
+    @staticmethod
+    def _floored(hourly: np.ndarray, floor: NightFloor) -> np.ndarray:
+        """(curve, type, hour) weights: each type's curve lifted to its night floor (a share of
+        the curve's busiest hour), then scaled back to the curve's daily sum."""
+        shares = np.array([floor.voice, floor.sms, floor.data])[None, :, None]
+        base = np.repeat(hourly[:, None, :], 3, axis=1)
+        lifted = np.maximum(base, shares * base.max(axis=2, keepdims=True))
+        return lifted * (base.sum(axis=2, keepdims=True) / lifted.sum(axis=2, keepdims=True))
 
     @staticmethod
     def _hour_table(probs: np.ndarray) -> np.ndarray:

@@ -147,7 +147,6 @@ class SupersetPage:
         Raises SupersetPageError with Superset's message when the login is refused.
         """
         from selenium.common.exceptions import TimeoutException
-        from selenium.webdriver.common.by import By
 
         self.base_url = base_url.rstrip("/")
         try:
@@ -163,8 +162,7 @@ class SupersetPage:
                 raise SupersetPageError("still signed in after /logout/: cannot log in as another user")
         except TimeoutException as exc:
             raise SupersetPageError(f"no login form at {self.base_url}/login/ in {timeout:.0f}s") from exc
-        self._fill_login_form(user, password)
-        self.driver.find_element(By.CSS_SELECTOR, '[data-test="login-button"]').click()
+        self._fill_login_form_and_submit(user, password)
 
         def outcome(driver: WebDriver) -> str | bool:
             # Refused: Superset reloads the form with a danger toast. Accepted: it leaves /login.
@@ -184,8 +182,8 @@ class SupersetPage:
         if result != "ok":
             raise SupersetPageError(f"Superset refused the login of {user!r}: {result}")
 
-    def _fill_login_form(self, user: str, password: str, attempts: int = 3) -> None:
-        """Type both fields and make sure the form holds exactly that before it is submitted.
+    def _fill_login_form_and_submit(self, user: str, password: str, attempts: int = 3) -> None:
+        """Type both fields, make sure the form holds exactly that, and submit it.
 
         Keys sent while the page's React tree is still settling can be dropped or land in an
         input that is then replaced (CI once saw a correct password refused that way), so each
@@ -212,6 +210,7 @@ class SupersetPage:
                 # Held over consecutive polls, not at one instant: a re-render right after
                 # typing would otherwise empty the form between the check and the click.
                 self._wait(3.0).until(_held_steadily(holds_wanted, polls=4))
+                self.driver.find_element(By.CSS_SELECTOR, '[data-test="login-button"]').click()
                 return
             except (StaleElementReferenceException, TimeoutException):
                 continue

@@ -213,7 +213,9 @@ class KafkaService(Service):
     def check(self) -> Health:
         from confluent_kafka.admin import AdminClient
 
-        admin = AdminClient(clients.kafka_config(self.settings, "admin"))
+        # A refused connection is the expected answer while the broker starts: librdkafka would
+        # print each retry to stderr (level 3), so only its critical messages are let through.
+        admin = AdminClient(clients.kafka_config(self.settings, "admin", log_level=2))
         try:
             metadata = admin.list_topics(timeout=3)
         except Exception as exc:  # noqa: BLE001 - any failure means "not healthy" here

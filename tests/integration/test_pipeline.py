@@ -13,6 +13,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ import psutil
 import pytest
 from pydantic import BaseModel, SecretStr
 
+from app.forecasts import REGION_METRICS
 from app.pipeline import prepare_pending_view
 from app.pipeline_lock import PIPELINE_LOCK_KEY
 from app.publication import current_snapshots, latest_publication
@@ -30,6 +32,7 @@ from core import clients
 from core.exceptions import PrerequisiteError
 from core.run_metrics import read_samples
 from core.settings import LakehouseSettings, load_settings
+from forecasting.series import HORIZON_DAYS
 from generator.config import DEFAULT_CONFIG
 from tests.integration.alerts import Webhook
 from tests.integration.conftest import LAKEHOUSE, run_cli, unique
@@ -314,6 +317,51 @@ def test_the_detectors_score_high_against_the_generators_truth(
         assert row.score >= floor, (metric, type_name, unit, row.matched, row.scored)
     ring = score[("recall", "simbox", "line")]
     assert ring.scored == 12 and ring.matched == 12, "every SIM-box line found"
+
+
+def test_forecasts_cover_the_next_days_of_every_region_and_cell_beside_the_baseline(
+    settings: LakehouseSettings, first_build: dict
+) -> None:
+    analytics = settings.namespaces.analytics
+    kpis = query(settings, f"SELECT * FROM {analytics}.kpi_region_daily")
+    last = kpis.local_date.max()
+    ahead = [last + timedelta(days=d) for d in range(1, HORIZON_DAYS + 1)]
+    forecasts = query(settings, f"SELECT * FROM {analytics}.forecast_region_daily")
+    assert set(forecasts.region_code) == set(kpis.region_code) and set(forecasts.metric) == set(
+        REGION_METRICS
+    )
+    for (region, metric), series in forecasts.groupby(["region_code", "metric"]):
+        assert {m.split(" ")[0] for m in series.method} == {"ets", "seasonal_naive"}, (region, metric)
+        for method, days in series.groupby("method"):
+            assert sorted(days.forecast_date) == ahead, (region, metric, method)
+    assert ((forecasts.lower <= forecasts.point) & (forecasts.point <= forecasts.upper)).all()
+    assert (forecasts.lower >= 0).all() and (forecasts.upper > forecasts.lower).any()
+    # The baseline of a history shorter than a week repeats its last day: that day's KPI.
+    naive = forecasts[(forecasts.method == "seasonal_naive") & (forecasts.metric == "call_attempts")]
+    last_day = kpis[kpis.local_date == last].set_index("region_code").call_attempts
+    assert (naive.set_index("region_code").point == last_day.reindex(naive.region_code)).all()
+
+    cells = query(settings, f"SELECT * FROM {analytics}.forecast_cell_busy_hour")
+    busiest = (
+        query(
+            settings,
+            f"SELECT network_element_id, max(erlangs) AS erlangs FROM {analytics}.kpi_cell_hourly "
+            f"WHERE local_date = DATE '{last}' GROUP BY 1",
+        )
+        .set_index("network_element_id")
+        .erlangs
+    )
+    assert set(cells.network_element_id) >= set(busiest.index) and len(busiest) > 10
+    naive_cells = cells[(cells.method == "seasonal_naive") & (cells.horizon_days == 1)]
+    assert np.allclose(naive_cells.set_index("network_element_id").point.reindex(busiest.index), busiest)
+
+    backtest = query(settings, f"SELECT * FROM {analytics}.forecast_backtest")
+    assert set(backtest.target) == {"region_daily", "cell_busy_hour"}
+    assert backtest.smape.between(0, 2).all() and (backtest.test_days >= 1).all()
+    accuracy = query(settings, f"SELECT * FROM {analytics}.forecast_accuracy")
+    region = accuracy[accuracy.target == "region_daily"]
+    assert {m.split(" ")[0] for m in region.method} == {"ets", "seasonal_naive"}
+    assert (region.series > 0).all()
 
 
 def test_an_incremental_run_adds_exactly_the_new_rows(

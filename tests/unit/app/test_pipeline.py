@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from app.forecasts import ForecastReport
 from app.pipeline import PENDING_VIEW, PendingRaw, Steps, run_pipeline
 from app.publication import Publication
 from core.exceptions import GateFailedError
@@ -39,6 +40,10 @@ class Recorder:
         self.calls.append("publish")
         return Publication(1, {})
 
+    def forecast(self, settings: LakehouseSettings) -> ForecastReport:
+        self.calls.append("forecast")
+        return ForecastReport({}, None)
+
     def dbt(self, settings: LakehouseSettings, args: Sequence[str]) -> None:
         selected = args[args.index("--select") + 1 :]
         self.calls.append(f"dbt {args[0]} {' '.join(selected)}")
@@ -67,6 +72,7 @@ class Recorder:
             prepare_pending=self.prepare_pending,
             dbt=self.dbt,
             gate=self.gate,
+            forecast=self.forecast,
             publish=self.publish,
         )
 
@@ -110,6 +116,8 @@ def test_layers_are_built_and_gated_in_order(settings: LakehouseSettings) -> Non
         "clean gate",
         "dbt build analytics",
         "analytics gate",
+        "forecast",
+        "forecast gate",
         "publish",
         "unlock",
     ]
@@ -119,14 +127,17 @@ def test_layers_are_built_and_gated_in_order(settings: LakehouseSettings) -> Non
         "clean gate",
         "dbt build analytics",
         "analytics gate",
+        "forecast",
+        "forecast gate",
         "publish",
     ]
-    assert [gate.gate for gate in report.gates] == ["raw", "clean", "analytics"]
+    assert [gate.gate for gate in report.gates] == ["raw", "clean", "analytics", "forecast"]
     # Each gate judges its layer's candidates, in the namespaces the settings give.
     assert recorder.gate_schemas == {
         "raw": "checks",
         "clean": "gold_candidate",
         "analytics": "analytics_candidate",
+        "forecast": "analytics_candidate",  # forecasts are published with the marts they read
     }
     # dbt reads raw.cdr at the snapshot the raw gate judged.
     assert recorder.dbt_vars == ['{"raw_cdr_snapshot": 42}'] * 2
@@ -149,6 +160,14 @@ def test_a_failing_analytics_gate_publishes_nothing_and_restores(settings: Lakeh
     with pytest.raises(GateFailedError, match="analytics gate failed"):
         run_pipeline(settings, say=lambda _: None, steps=recorder.steps())
     assert recorder.calls[-3:] == ["analytics gate", "restore", "unlock"]
+    assert "publish" not in recorder.calls and "forecast" not in recorder.calls
+
+
+def test_a_failing_forecast_gate_publishes_nothing_and_restores(settings: LakehouseSettings) -> None:
+    recorder = Recorder(failing=frozenset({"forecast"}))
+    with pytest.raises(GateFailedError, match="forecast gate failed"):
+        run_pipeline(settings, say=lambda _: None, steps=recorder.steps())
+    assert recorder.calls[-4:] == ["forecast", "forecast gate", "restore", "unlock"]
     assert "publish" not in recorder.calls
 
 
@@ -185,6 +204,8 @@ def test_no_pending_raw_rows_skips_the_raw_gate_but_still_builds(settings: Lakeh
         "clean gate",
         "dbt build analytics",
         "analytics gate",
+        "forecast",
+        "forecast gate",
         "publish",
         "unlock",
     ]
@@ -207,9 +228,11 @@ def test_the_raw_gate_judges_the_pending_view(settings: LakehouseSettings) -> No
             prepare_pending=lambda _: PendingRaw(1, snapshot=7),
             dbt=lambda *_: None,
             gate=gate,
+            forecast=lambda _: ForecastReport({}, None),
             publish=lambda _: Publication(1, {}),
         ),
     )
     assert seen["raw"] == [PENDING_VIEW]
     assert "voice_calls" in seen["clean"]
     assert "kpi_cell_hourly" in seen["analytics"]
+    assert "forecast_region_daily" in seen["forecast"]

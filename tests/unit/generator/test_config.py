@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from core.exceptions import ConfigError
-from generator.config import DEFAULT_CONFIG, expected_events_per_day, load_config, scale_to_rows
+from generator.config import DEFAULT_CONFIG, SEGMENTS, expected_events_per_day, load_config, scale_to_rows
 from generator.record_ids import RecordIds
 from generator.run import Generation
 
@@ -55,6 +55,22 @@ def test_hourly_curve_needs_24_hours(tmp_path: Path) -> None:
     path = _variant(tmp_path, "prepaid = [1.2, 0.6,", "prepaid = [0.6,")
     with pytest.raises(ConfigError, match=r"traffic\.hourly: .*24 non-negative weights"):
         load_config(path)
+
+
+def test_a_night_floor_above_one_names_the_field_and_range(tmp_path: Path) -> None:
+    path = _variant(tmp_path, "data = 0.12", "data = 1.5")
+    with pytest.raises(ConfigError, match=r"traffic\.night_floor\.data: .*less than or equal to 1"):
+        load_config(path)
+
+
+def test_the_night_floor_lifts_quiet_hours_and_keeps_the_days_volume() -> None:
+    builder = Generation(load_config(subscribers=100)).builder
+    hourly = builder.hourly  # (curve, type, hour)
+    voice, data = hourly[:, 0, :], hourly[:, 2, :]
+    assert np.allclose(data.sum(axis=1), voice.sum(axis=1)), "only the spread over the hours moves"
+    assert (data.min(axis=1) >= 0.11 * data.max(axis=1)).all()
+    segments = voice[: len(SEGMENTS)]  # the last curve is the SIM-box ring's, busy all day
+    assert (segments.min(axis=1) < 0.05 * segments.max(axis=1)).all(), "calls keep their deep night"
 
 
 def test_unknown_field_is_rejected_by_name(tmp_path: Path) -> None:
