@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from bench import dashboards_bench, dbt_bench, stream_bench
+from bench import dashboards_bench, dbt_bench, forecast_bench, stream_bench
 from bench.baseline import naive_events
 from core import clients
 from core.settings import PROJECT_ROOT, load_settings
@@ -66,6 +66,8 @@ def cpu_model() -> str:
 def main() -> int:
     if os.environ.get("BENCH_ONLY") == "dashboards":
         return dashboards_only()
+    if os.environ.get("BENCH_ONLY") == "forecast":
+        return forecast_only()
     rows: list[tuple[str, float, str, str]] = []
 
     def record(name: str, seconds: float, count: int, target: float | None) -> float:
@@ -127,7 +129,29 @@ def main() -> int:
     streaming = stream_bench.run(settings)
     dbt_bench.drop_bench_schemas(settings)
 
-    _write_report(rows, arrow / baseline, dbt_results, streaming, dashboards)
+    print("forecasts on generated weeks (no services):", flush=True)
+    forecasts = forecast_bench.run()
+    _write_report(rows, arrow / baseline, dbt_results, streaming, dashboards, forecasts)
+    return 0
+
+
+def _replace_section(heading: str, section: list[str]) -> None:
+    """Write ``section`` in place of BENCHMARKS.md's section ``heading`` (or at its end)."""
+    text = REPORT.read_text() if REPORT.exists() else "# Benchmarks\n"
+    if heading in text:  # replace that section (up to the next one), keep the others
+        before, _, after = text.partition(heading)
+        rest = after.split("\n## ", 1)
+        text = before + ("## " + rest[1] if len(rest) > 1 else "")
+    REPORT.write_text(text.rstrip("\n") + "\n\n" + "\n".join(section))
+
+
+def forecast_only() -> int:
+    """`make bench BENCH_ONLY=forecast`: only the forecasts' section, measured again (no stack)."""
+    result = forecast_bench.run()
+    section = forecast_bench.report(result)
+    print("\n".join(section))
+    _replace_section(section[0], section)
+    print(f"\nwrote the forecasts section of {REPORT}")
     return 0
 
 
@@ -144,13 +168,7 @@ def dashboards_only() -> int:
         result = dbt_bench.run(settings, size, chart_queries=queries)
         for name, seconds in result.chart_query_p95_s.items():
             dashboards.query_p95_s.setdefault(name, {})[f"{result.events:,} events"] = seconds
-    text = REPORT.read_text() if REPORT.exists() else "# Benchmarks\n"
-    heading = "## Dashboards"
-    if heading in text:  # replace that section (up to the next one), keep the others
-        before, _, after = text.partition(heading)
-        rest = after.split("\n## ", 1)
-        text = before + ("## " + rest[1] if len(rest) > 1 else "")
-    REPORT.write_text(text.rstrip("\n") + "\n\n" + "\n".join(dashboards_bench.report(dashboards)))
+    _replace_section("## Dashboards", dashboards_bench.report(dashboards))
     print(f"\nwrote the dashboards section of {REPORT}")
     return 0
 
@@ -188,6 +206,7 @@ def _write_report(
     dbt_results: list[dbt_bench.DbtBenchResult],
     streaming: stream_bench.StreamBenchResult,
     dashboards: dashboards_bench.DashboardBenchResult,
+    forecasts: forecast_bench.ForecastBenchResult,
 ) -> None:
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=PROJECT_ROOT
@@ -228,6 +247,7 @@ def _write_report(
         "",
         *_stream_section(streaming),
         *dashboards_bench.report(dashboards),
+        *forecast_bench.report(forecasts),
     ]
     REPORT.write_text("\n".join(lines))
     print(f"\nwrote {REPORT}")
