@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from core import clients
+from core.contracts.forecast_tables import FORECAST_SCHEMAS
 from core.exceptions import PrerequisiteError
 from core.settings import LakehouseSettings
 from forecasting.series import ForecastOptions, forecast_series
@@ -36,56 +37,7 @@ REGION_METRICS = ("call_attempts", "sms_count", "data_mb", "revenue")
 BUSY_HOUR_METRIC = "busy_hour_erlangs"
 WHOLE_DAY_HOURS = 23  # local hours with traffic for a day to count as landed (23: DST spring day)
 
-_FORECAST_FIELDS = [
-    pa.field("method", pa.string(), nullable=False),
-    pa.field("forecast_date", pa.date32(), nullable=False),
-    pa.field("horizon_days", pa.int32(), nullable=False),
-    pa.field("point", pa.float64(), nullable=False),
-    pa.field("lower", pa.float64(), nullable=False),
-    pa.field("upper", pa.float64(), nullable=False),
-    pa.field("coverage", pa.float64(), nullable=False),
-    pa.field("history_start", pa.date32(), nullable=False),
-    pa.field("history_end", pa.date32(), nullable=False),
-    pa.field("history_days", pa.int32(), nullable=False),
-    pa.field("made_at", pa.timestamp("us", tz="UTC"), nullable=False),
-]
-SCHEMAS = {
-    "forecast_region_daily": pa.schema(
-        [
-            pa.field("region_code", pa.string(), nullable=False),
-            pa.field("metric", pa.string(), nullable=False),
-            *_FORECAST_FIELDS,
-        ]
-    ),
-    "forecast_cell_busy_hour": pa.schema(
-        [pa.field("network_element_id", pa.string(), nullable=False), *_FORECAST_FIELDS]
-    ),
-    "forecast_backtest": pa.schema(
-        [
-            pa.field("target", pa.string(), nullable=False),
-            pa.field("metric", pa.string(), nullable=False),
-            pa.field("series_key", pa.string(), nullable=False),
-            pa.field("method", pa.string(), nullable=False),
-            pa.field("train_days", pa.int32(), nullable=False),
-            pa.field("test_days", pa.int32(), nullable=False),
-            pa.field("smape", pa.float64(), nullable=False),
-            pa.field("mae", pa.float64(), nullable=False),
-            pa.field("coverage_hit", pa.float64(), nullable=False),
-        ]
-    ),
-    "forecast_accuracy": pa.schema(
-        [
-            pa.field("target", pa.string(), nullable=False),
-            pa.field("metric", pa.string(), nullable=False),
-            pa.field("method", pa.string(), nullable=False),
-            pa.field("series", pa.int32(), nullable=False),
-            pa.field("test_days", pa.int32(), nullable=False),
-            pa.field("mean_smape", pa.float64(), nullable=False),
-            pa.field("median_smape", pa.float64(), nullable=False),
-            pa.field("mean_coverage_hit", pa.float64(), nullable=False),
-        ]
-    ),
-}
+SCHEMAS = FORECAST_SCHEMAS  # the tables' contract lives in core (their readers use it too)
 
 
 @dataclass(frozen=True)
