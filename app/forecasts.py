@@ -27,7 +27,6 @@ import pyarrow as pa
 
 from core import clients
 from core.contracts.forecast_tables import FORECAST_SCHEMAS
-from core.exceptions import PrerequisiteError
 from core.settings import LakehouseSettings
 from forecasting.series import ForecastOptions, forecast_series
 from ingestion.iceberg_tables import ensure_table
@@ -42,7 +41,8 @@ SCHEMAS = FORECAST_SCHEMAS  # the tables' contract lives in core (their readers 
 
 @dataclass(frozen=True)
 class ForecastReport:
-    """What one forecast step wrote: rows per table, and the days it forecast from."""
+    """What one forecast step wrote: rows per table, and the last day it forecast from (None:
+    no whole day of traffic yet, nothing written)."""
 
     rows: dict[str, int]
     history_end: str | None
@@ -134,10 +134,9 @@ def run_forecasts(settings: LakehouseSettings, options: ForecastOptions | None =
     analytics = settings.namespaces.analytics_candidate
     whole_days = sorted(row[0] for row in clients.trino_query(settings, _whole_days_sql(analytics)))
     if not whole_days:
-        raise PrerequisiteError(
-            f"{analytics}.kpi_cell_hourly holds no whole day yet: forecasts need at least one "
-            "(generate a day or more with `make generate`)"
-        )
+        # Nothing to forecast from yet (e.g. only part of a streamed day): the pipeline goes on
+        # and the last published forecast, if any, stays as it was.
+        return ForecastReport({}, None)
     made_at = datetime.now(UTC)
     regions, region_scores = forecast_series(
         region_history(settings, whole_days), ["region_code", "metric"], options=options

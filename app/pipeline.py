@@ -110,6 +110,14 @@ def _restore_after_failure(settings: LakehouseSettings, say: Callable[[str], Non
         log.warning("candidates not restored yet (%s); the next run restores them first", error)
 
 
+def _gate_forecasts(
+    settings: LakehouseSettings, step: Callable[[str, Callable[[], object]], object], steps: Steps
+) -> None:
+    ns = settings.namespaces
+    suites = forecast_suites(ns, HORIZON_DAYS, len(METHODS))
+    step("forecast gate", lambda: _check(steps.gate(settings, "forecast", suites, ns.analytics_candidate)))
+
+
 def _check(result: GateResult) -> GateResult:
     if not result.success:
         listing = "\n  ".join(result.failures)
@@ -192,18 +200,11 @@ def _run_locked(
             lambda: _check(steps.gate(settings, "analytics", analytics_suites(ns), ns.analytics_candidate)),
         )
         # Forecasts read the audited marts and are published with them, after their own gate.
-        step("forecast", lambda: steps.forecast(settings))
-        step(
-            "forecast gate",
-            lambda: _check(
-                steps.gate(
-                    settings,
-                    "forecast",
-                    forecast_suites(ns, HORIZON_DAYS, len(METHODS)),
-                    ns.analytics_candidate,
-                )
-            ),
-        )
+        forecast = step("forecast", lambda: steps.forecast(settings))
+        if isinstance(forecast, ForecastReport) and forecast.history_end is None:
+            say("[forecast gate] no whole day of traffic yet: nothing forecast, nothing to judge")
+        else:
+            _gate_forecasts(settings, step, steps)
     except BaseException:
         # Not published: every candidate back to what readers see, for the next run to redo.
         _restore_after_failure(settings, say, steps)

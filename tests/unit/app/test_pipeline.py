@@ -42,7 +42,7 @@ class Recorder:
 
     def forecast(self, settings: LakehouseSettings) -> ForecastReport:
         self.calls.append("forecast")
-        return ForecastReport({}, None)
+        return ForecastReport({"forecast_region_daily": 448}, "2026-01-01")
 
     def dbt(self, settings: LakehouseSettings, args: Sequence[str]) -> None:
         selected = args[args.index("--select") + 1 :]
@@ -171,6 +171,17 @@ def test_a_failing_forecast_gate_publishes_nothing_and_restores(settings: Lakeho
     assert "publish" not in recorder.calls
 
 
+def test_no_whole_day_to_forecast_from_skips_the_forecast_gate_and_still_publishes(
+    settings: LakehouseSettings,
+) -> None:
+    recorder = Recorder()
+    steps = dataclasses.replace(recorder.steps(), forecast=lambda _: ForecastReport({}, None))
+    said: list[str] = []
+    run_pipeline(settings, say=said.append, steps=steps)
+    assert "forecast gate" not in recorder.calls and recorder.calls[-2:] == ["publish", "unlock"]
+    assert any("no whole day of traffic yet" in line for line in said)
+
+
 def test_a_failed_restore_after_a_failure_reports_the_first_failure(settings: LakehouseSettings) -> None:
     recorder = Recorder(failing=frozenset({"clean"}))
 
@@ -228,7 +239,7 @@ def test_the_raw_gate_judges_the_pending_view(settings: LakehouseSettings) -> No
             prepare_pending=lambda _: PendingRaw(1, snapshot=7),
             dbt=lambda *_: None,
             gate=gate,
-            forecast=lambda _: ForecastReport({}, None),
+            forecast=lambda _: ForecastReport({"forecast_region_daily": 448}, "2026-01-01"),
             publish=lambda _: Publication(1, {}),
         ),
     )
