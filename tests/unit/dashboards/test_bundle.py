@@ -4,8 +4,9 @@ Every file parses and is in the canonical form an export writes; uuids are uniqu
 (dataset -> database, chart -> dataset, dashboard -> chart, native filter -> dataset) resolves;
 every chart carries a query_context that asks what its params say, of columns and metrics its
 dataset has; every dashboard has native filters scoped to the charts they can filter; every
-dataset reads analytics models or the stream's tables. The import/export script's own logic that
-needs no Superset (localising the connection, normalising an export) is checked here too.
+dataset reads analytics models, the forecast step's tables (core.contracts.forecast_tables) or
+the stream's tables. The import/export script's own logic that needs no Superset (localising the
+connection, normalising an export) is checked here too.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
+from core.contracts.forecast_tables import FORECAST_SCHEMAS
 from core.contracts.stream_tables import StreamTables
 from core.settings import NamespaceSettings
 
@@ -53,6 +55,8 @@ DATABASES, DATASETS, CHARTS, DASHBOARD_FILES = (_of(k) for k in assets_bundle.KI
 DATASET_BY_UUID = {str(c["uuid"]): c for c in DATASETS.values()}
 CHART_BY_UUID = {str(c["uuid"]): c for c in CHARTS.values()}
 ANALYTICS_MODELS = {path.stem for path in MODELS.rglob("*.sql")}
+# Written beside the dbt models by the pipeline's forecast step, gated and published with them.
+FORECAST_TABLES = {name: set(schema.names) for name, schema in FORECAST_SCHEMAS.items()}
 STREAM_TABLES = {
     name.split(".", 1)[1]
     for name in (
@@ -105,14 +109,19 @@ def test_the_database_is_the_analyst_on_the_read_only_catalog_without_secrets() 
 
 
 @pytest.mark.parametrize("path", sorted(DATASETS))
-def test_every_dataset_reads_analytics_models_or_stream_tables(path: str) -> None:
+def test_every_dataset_reads_analytics_models_forecast_tables_or_stream_tables(path: str) -> None:
     dataset = DATASETS[path]
     assert (dataset["catalog"], dataset["schema"]) == ("iceberg_readonly", "analytics")
-    known = ANALYTICS_MODELS | STREAM_TABLES
+    known = ANALYTICS_MODELS | set(FORECAST_TABLES) | STREAM_TABLES
     if not dataset.get("sql"):
-        assert dataset["table_name"] in ANALYTICS_MODELS, f"{dataset['table_name']} is no analytics model"
-        model_sql = next(MODELS.rglob(f"{dataset['table_name']}.sql")).read_text()
+        name = dataset["table_name"]
         physical = [c["column_name"] for c in dataset["columns"] if not c.get("expression")]
+        if name in FORECAST_TABLES:
+            missing = sorted(set(physical) - FORECAST_TABLES[name])
+            assert not missing, f"columns FORECAST_SCHEMAS[{name!r}] does not have: {missing}"
+            return
+        assert name in ANALYTICS_MODELS, f"{name} is no analytics model or forecast table"
+        model_sql = next(MODELS.rglob(f"{name}.sql")).read_text()
         missing = [c for c in physical if not re.search(rf"\b{c}\b", model_sql)]
         assert not missing, f"columns the model does not make: {missing}"
         return
@@ -120,7 +129,7 @@ def test_every_dataset_reads_analytics_models_or_stream_tables(path: str) -> Non
     ctes = set(re.findall(r"\b(\w+)\s+as\s*\(", sql, flags=re.IGNORECASE))
     tables = set(re.findall(r"\b(?:from|join)\s+([a-z_][\w.]*)", sql, flags=re.IGNORECASE)) - ctes
     assert tables, "a virtual dataset reads some table"
-    assert tables <= known, f"not analytics models or stream tables: {sorted(tables - known)}"
+    assert tables <= known, f"not analytics models, forecast or stream tables: {sorted(tables - known)}"
     assert dataset["table_name"] not in known, "a virtual dataset must not shadow a table's name"
 
 
