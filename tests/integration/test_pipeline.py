@@ -94,12 +94,12 @@ def test_the_run_left_each_step_and_gate_as_metrics(settings: LakehouseSettings,
     samples = read_samples(settings)["pipeline"]
     gates = {s.labels["gate"]: s.value for s in samples if s.name == "lakehouse_pipeline_gate_success"}
     # The raw gate runs only when raw has rows no run has checked yet (first_build made some).
-    assert {"clean", "analytics"} <= set(gates) <= {"raw", "clean", "analytics"}
+    assert {"clean", "analytics", "forecast"} <= set(gates) <= {"raw", "clean", "analytics", "forecast"}
     assert all(passed == 1.0 for passed in gates.values()), gates
     steps = {
         s.labels["step"]: s.value for s in samples if s.name == "lakehouse_pipeline_step_duration_seconds"
     }
-    assert {"dbt build clean", "dbt build analytics", "publish"} <= set(steps)
+    assert {"dbt build clean", "dbt build analytics", "forecast", "publish"} <= set(steps)
     assert all(seconds > 0 for seconds in steps.values())
     last = {s.name: s.value for s in samples if not s.labels}
     assert last["lakehouse_pipeline_last_run_success"] == 1.0
@@ -531,7 +531,8 @@ def test_a_bad_batch_stops_at_the_raw_gate_pages_and_the_run_after_removing_it_s
     clean_matches_raw(settings)
     history = ops.ops_view(settings).gate_runs
     # The bad batch deleted, the re-run found no new raw rows: the raw gate had nothing to judge.
-    assert history[0].published and history[0].gates == {"raw": None, "clean": True, "analytics": True}
+    assert history[0].published
+    assert history[0].gates == {"raw": None, "clean": True, "analytics": True, "forecast": True}
     failed = [r for r in history[1:] if r.ended == newest.ended]
     assert failed and failed[0].gates["raw"] is False, "the failed run stays in the history"
     print(

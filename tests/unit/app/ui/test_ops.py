@@ -15,6 +15,7 @@ def test_each_pipeline_run_appears_once_with_its_gates_in_layer_order() -> None:
     # so its analytics gate never ran (its series went stale: no point at t=120).
     last_run = [RangeSeries({}, [(0.0, 1000.0), (60.0, 1000.0), (120.0, 2000.0)])]
     gates = [
+        _gate("forecast", [(0.0, 1), (60.0, 1)]),  # not a layer: after the layers' gates
         _gate("analytics", [(0.0, 1), (60.0, 1)]),
         _gate("raw", [(0.0, 1), (60.0, 1), (120.0, 1)]),
         _gate("clean", [(0.0, 1), (60.0, 1), (120.0, 0)]),
@@ -22,8 +23,8 @@ def test_each_pipeline_run_appears_once_with_its_gates_in_layer_order() -> None:
     outcome = [RangeSeries({}, [(0.0, 1), (60.0, 1), (120.0, 0)])]
     runs = ops.gate_history(last_run, gates, outcome)
     assert [r.ended.timestamp() for r in runs] == [2000.0, 1000.0]  # newest first, each once
-    assert list(runs[0].gates) == ["raw", "clean", "analytics"]
-    assert runs[0].gates == {"raw": True, "clean": False, "analytics": None}
+    assert list(runs[0].gates) == ["raw", "clean", "analytics", "forecast"]
+    assert runs[0].gates == {"raw": True, "clean": False, "analytics": None, "forecast": None}
     assert (runs[0].published, runs[1].published) == (False, True)
     table = ops.gate_table(runs)
     assert table[0]["run"] == "FAILED" and table[0]["clean gate"] == "FAILED"
