@@ -39,6 +39,8 @@ pytestmark = pytest.mark.integration
 GENERATE = ["generate", "--subscribers", "2000", "--seed", "14"]
 # Datasets over the tables only the stream fills may rightly be empty (no stream ran, no alert).
 MAY_BE_EMPTY_PREFIX = "realtime_"
+# The backtest needs 4 days of history: after a run on fewer whole days it is rightly empty.
+MAY_BE_EMPTY_TABLES = {"forecast_accuracy"}
 
 
 def _bundle(kind: str) -> dict[str, dict[str, Any]]:
@@ -51,7 +53,8 @@ def _bundle(kind: str) -> dict[str, dict[str, Any]]:
 
 
 def _may_be_empty(chart: dict[str, Any]) -> bool:
-    return str(_bundle("datasets")[chart["dataset_uuid"]]["table_name"]).startswith(MAY_BE_EMPTY_PREFIX)
+    table = str(_bundle("datasets")[chart["dataset_uuid"]]["table_name"])
+    return table.startswith(MAY_BE_EMPTY_PREFIX) or table in MAY_BE_EMPTY_TABLES
 
 
 @pytest.fixture(scope="module")
