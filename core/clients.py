@@ -7,7 +7,7 @@ factories, so an endpoint or credential is configured in exactly one place.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -151,11 +151,15 @@ def _transient_trino_failure(error: BaseException) -> bool:
 
 
 def trino_query(
-    settings: LakehouseSettings, sql: str, schema: str | None = None, **identity: Any
+    settings: LakehouseSettings,
+    sql: str,
+    schema: str | None = None,
+    params: Sequence[Any] | None = None,
+    **identity: Any,
 ) -> list[list[Any]]:
     """Run one statement on Trino and return all rows (retried only on a transient failure);
     as the engineer unless ``identity`` (user, password, catalog of ``trino_connection``) says
-    otherwise."""
+    otherwise. ``params`` bind the statement's ``?`` placeholders (values never go in SQL text)."""
     from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
 
     # 20 s outlasts the scheduler's memoised node map; a stale connection passes on the next try.
@@ -169,7 +173,10 @@ def trino_query(
             conn = trino_connection(settings, schema, **identity)
             try:
                 cur = conn.cursor()
-                cur.execute(sql)
+                if params is None:
+                    cur.execute(sql)
+                else:
+                    cur.execute(sql, params)
                 return cur.fetchall()
             finally:
                 conn.close()

@@ -150,3 +150,9 @@ class ForecastError(LakehouseError):
     """A forecast cannot be made from what it was given (an empty or broken series, a bad option)."""
 
     exit_code = 15
+
+
+class NoLiveTruthError(LakehouseError):
+    """There is nothing to score real-time alerts against: no live producer run recorded its truth."""
+
+    exit_code = 16

@@ -178,11 +178,30 @@ class AlertSettings(BaseModel):
     )
     window_seconds: int = Field(900, ge=5, le=86_400, description="Tumbling window per cell.")
     lateness_seconds: int = Field(300, ge=0, le=86_400, description="Watermark: how late events may come.")
-    min_attempts: int = Field(30, ge=1, description="Voice+SMS attempts a window needs to be judged.")
-    failure_rate: float = Field(0.3, gt=0, le=1, description="Failed share of attempts that alerts.")
+    min_failures: int = Field(5, ge=1, description="Failed attempts a failure_spike needs.")
+    failure_points: float = Field(
+        0.12, gt=0, le=1, description="Failed share this far above the cell's typical share alerts."
+    )
+    failure_sigmas: float = Field(
+        3.5, gt=0, le=50, description="...and this many deviations (Poisson) over the failures expected."
+    )
     drop_rate: float = Field(0.15, gt=0, le=1, description="Dropped share of answered calls that alerts.")
-    traffic_drop_ratio: float = Field(0.3, gt=0, lt=1, description="Attempts below this x baseline alert.")
-    baseline_windows: int = Field(8, ge=1, le=1440, description="Past windows the baseline averages.")
+    min_answered: int = Field(30, ge=1, description="Answered calls a window needs for its drop rate.")
+    drop_sigmas: float = Field(
+        4.0, gt=0, le=50, description="...and this many deviations (Poisson) over the drops expected."
+    )
+    traffic_drop_ratio: float = Field(
+        0.4, gt=0, lt=1, description="Attempts below this x the cell's expected attempts alert..."
+    )
+    traffic_drop_sigmas: float = Field(
+        4.5, gt=0, le=50, description="...when also this many Poisson deviations below them."
+    )
+    min_expected_attempts: float = Field(
+        20.0, gt=0, description="Expected attempts a window needs before a traffic_drop is judged."
+    )
+    baseline_days: int = Field(
+        7, ge=1, le=28, description="Days before a window whose same time of day makes its baselines."
+    )
 
 
 class NamespaceSettings(BaseModel):

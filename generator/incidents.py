@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pyarrow as pa
 
-from core.contracts.raw_tables import TS
+from core.contracts.raw_tables import INCIDENTS_SCHEMA
 from generator import rng as rngs
 from generator.config import GeneratorConfig
 from generator.reference import World
@@ -23,18 +23,6 @@ US = 1_000_000
 IncidentKind = Literal["cell_outage", "congestion", "simbox", "new_year_congestion"]
 # Kinds the event builder applies per incident (the New Year spike is part of the traffic curves).
 APPLIED_KINDS = ("cell_outage", "congestion")
-
-INCIDENTS_SCHEMA = pa.schema(
-    [
-        ("incident_id", pa.string()),
-        ("incident_type", pa.string()),
-        ("element_id", pa.string()),
-        ("start_time", TS),
-        ("end_time", TS),
-        ("subscriber_id", pa.int64()),
-        ("msisdn", pa.string()),
-    ]
-)
 
 
 @dataclass(frozen=True)
@@ -117,13 +105,14 @@ def plan_incidents(config: GeneratorConfig, world: World) -> list[Incident]:
 
 
 def _new_year_congestion(config: GeneratorConfig, world: World) -> list[Incident]:
-    """The New Year spike fails calls and SMS on every element that serves the network's own
-    lines (cells and access nodes, not visited networks): one incident per element and New Year
-    the window covers, so the truth holds every abnormal hour the generator makes."""
+    """The New Year spike fails calls and SMS of all the network's own lines, wherever they are
+    served (cells, access nodes, and the visited networks of its roamers): one incident per
+    element and New Year the window covers, so the truth holds every abnormal hour the generator
+    makes."""
     if not config.new_year.enabled:
         return []
     window_end = config.start + timedelta(days=config.days)
-    elements = np.flatnonzero(world.element_region >= 0)
+    elements = np.arange(len(world.element_region))
     incidents = []
     for year in range(config.start.year - 1, window_end.year + 1):
         start = new_year_spike_start(year)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from core.settings import load_settings
 from generator.live import Pace
+
+if TYPE_CHECKING:
+    from generator.live import LiveCycle
 
 # How often the live producer leaves its totals for the exporter (a scrape is every 5 s).
 METRICS_EVERY_S = 5.0
@@ -84,16 +87,32 @@ def produce(
     topic: Annotated[str | None, typer.Option(help="CDR topic (default: kafka.cdr_topic).")] = None,
 ) -> None:
     """Send live CDRs to Kafka at a set rate (foreground)."""
+    from core import clients
     from generator.config import load_config
     from generator.live import live_events
     from ingestion.kafka_sink import CdrProducer
+    from ingestion.live_truth import record_live_truth
 
     settings = load_settings()
     cfg = load_config(config, seed=seed, time_zone=settings.time_zone)
     producer = CdrProducer(settings, topic)  # logs failed deliveries as they come (at 1, 10, 100 ...)
+    catalog = clients.iceberg_catalog(settings)
+
+    def record_truth(cycle: LiveCycle) -> None:
+        # Before the cycle's first event is sent: no alert on it can come before its truth.
+        span = (cycle.start_us, cycle.end_us)
+        record_live_truth(catalog, settings.namespaces.raw, cycle.run_id, cycle.cycle, span, cycle.truth)
+
     reported = time.monotonic()
     try:
-        for part in live_events(cfg, rate or settings.stream.rate, pace, limit=events, event_seed=event_seed):
+        for part in live_events(
+            cfg,
+            rate or settings.stream.rate,
+            pace,
+            limit=events,
+            event_seed=event_seed,
+            on_truth=record_truth,
+        ):
             producer.send(part)
             if time.monotonic() - reported >= METRICS_EVERY_S:  # Prometheus' rate() needs fresh totals
                 producer.record_metrics()
@@ -102,6 +121,28 @@ def produce(
     finally:
         producer.record_metrics()
     out.print(f"delivered {delivered:,} events to {producer.topic}")
+
+
+@stream_app.command()
+def score(
+    run_id: Annotated[str | None, typer.Option(help="Producer run (default: the last one).")] = None,
+    min_cover: Annotated[
+        float, typer.Option(min=0.01, max=1.0, help="Share of a window an incident must cover to count.")
+    ] = 0.5,
+) -> None:
+    """Score the real-time alerts against what the live producer injected."""
+    from rich.table import Table
+
+    from app.realtime_scores import score_realtime_alerts
+
+    result = score_realtime_alerts(load_settings(), run_id, min_cover)
+    table = Table(title=f"real-time alerts of {result.run_id}: {result.windows_closed:,} windows closed")
+    for column in ("metric", "type", "scored", "matched", "score"):
+        table.add_column(column, justify="right" if column in ("scored", "matched", "score") else "left")
+    for s in result.scores:
+        shown = "-" if s.score is None else f"{s.score:.3f}"
+        table.add_row(s.metric, s.type_name, f"{s.scored:,}", f"{s.matched:,}", shown)
+    out.print(table)
 
 
 def maintain(

@@ -147,6 +147,21 @@ REFERENCE_KEYS: dict[str, str] = {
 }
 
 
+# The generator's ground truth of its incidents (``<raw>_truth.incidents``): one row per
+# incident and element, per SIM for SIM-box rings.
+INCIDENTS_SCHEMA = pa.schema(
+    [
+        doc_field("incident_id", pa.string(), "Incident: <type>-<number>"),
+        doc_field("incident_type", pa.string(), "cell_outage | congestion | simbox | new_year_congestion"),
+        doc_field("element_id", pa.string(), "The network element it hits (a SIM-box ring: its cell)"),
+        doc_field("start_time", TS, "When it starts (UTC)"),
+        doc_field("end_time", TS, "When it ends, excluded"),
+        doc_field("subscriber_id", pa.int64(), "SIM-box rings: the SIM's subscriber"),
+        doc_field("msisdn", pa.string(), "SIM-box rings: the SIM's number"),
+    ]
+)
+
+
 def truth_namespace(raw_namespace: str) -> str:
     """Where the generator's ground truth of a raw namespace lives: beside it, never inside it."""
     return f"{raw_namespace}_truth"

@@ -1,4 +1,5 @@
-"""Tables the streaming job writes besides ``raw.cdr``: quarantine and real-time KPIs and alerts."""
+"""Tables of the stream besides ``raw.cdr``: quarantine, real-time KPIs and alerts, and the live
+producer's truth that the alerts are scored against."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from core.contracts.raw_tables import TS, doc_field
+from core.contracts.raw_tables import INCIDENTS_SCHEMA, TS, doc_field, truth_namespace
 from core.settings import NamespaceSettings
 
 QUARANTINE_SCHEMA = pa.schema(
@@ -58,6 +59,23 @@ ALERT_SCHEMA = pa.schema(
 )
 
 
+# What the live producer injected, cycle by cycle, with times as streamed (``ingestion.live_truth``).
+LIVE_INCIDENTS_SCHEMA = pa.schema(
+    [
+        *INCIDENTS_SCHEMA,
+        doc_field("run_id", pa.string(), "Producer run: live-<event seed>-<wall-clock start, epoch s>"),
+        doc_field("cycle", pa.int32(), "Cycle of the config's days, from 0"),
+        doc_field("cycle_start", TS, "Start of the cycle's simulated days, as streamed"),
+        doc_field("cycle_end", TS, "End of the cycle's simulated days, as streamed"),
+    ]
+)
+
+
+def live_truth_table(raw_namespace: str) -> str:
+    """Where the live producer's truth lives: beside ``raw_namespace``, as the batch truth does."""
+    return f"{truth_namespace(raw_namespace)}.live_incidents"
+
+
 @dataclass(frozen=True)
 class StreamTables:
     """Fully qualified (catalog-less) names of the tables the streaming job writes."""
@@ -66,6 +84,7 @@ class StreamTables:
     quarantine: str
     cell_windows: str
     alerts: str
+    live_truth: str
 
     @classmethod
     def of(cls, namespaces: NamespaceSettings) -> StreamTables:
@@ -75,8 +94,9 @@ class StreamTables:
             quarantine=f"{namespaces.raw}.cdr_quarantine",
             cell_windows=f"{namespaces.analytics}.realtime_cell_windows",
             alerts=f"{namespaces.analytics}.realtime_alerts",
+            live_truth=live_truth_table(namespaces.raw),
         )
 
     @property
-    def all(self) -> tuple[str, str, str, str]:
-        return (self.cdr, self.quarantine, self.cell_windows, self.alerts)
+    def all(self) -> tuple[str, str, str, str, str]:
+        return (self.cdr, self.quarantine, self.cell_windows, self.alerts, self.live_truth)

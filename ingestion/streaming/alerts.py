@@ -4,16 +4,25 @@ A streaming aggregation (tumbling windows, watermark = allowed lateness) emits e
 once, when it closes. For every closed window we store its KPIs in ``realtime_cell_windows``
 and raise an alert when a rule fires:
 
-- ``failure_spike``: failed share of voice/SMS attempts >= ``failure_rate``
-- ``drop_spike``: dropped share of answered calls >= ``drop_rate``
-- ``traffic_drop``: attempts < ``traffic_drop_ratio`` x the mean of the cell's previous
-  ``baseline_windows`` windows (a cell whose traffic moved to its neighbours).
+- ``failure_spike``: at least ``min_failures`` failed voice/SMS attempts, a failed share
+  ``failure_points`` above the cell's typical share and ``failure_sigmas`` deviations (Poisson)
+  over the failures that share expects (congestion, or an outage failing what it still serves);
+- ``drop_spike``: dropped share of at least ``min_answered`` answered calls >= ``drop_rate``,
+  and ``drop_sigmas`` deviations over the drops the cell's typical share expects;
+- ``traffic_drop``: attempts under ``traffic_drop_ratio`` of the expected and
+  ``traffic_drop_sigmas`` deviations below them (a cell whose traffic moved to its
+  neighbours). Expected = the cell's usual share of the network's attempts at this time of day
+  x the network's attempts in this window, so busy hours, quiet nights and the New Year spike,
+  which move every cell together, raise nothing. A silent cell still gets judged: every cell
+  of the baseline has a window, of zeros if it saw nothing.
 
-Rates are only judged on windows with at least ``min_attempts`` attempts (a quiet cell at night
-with one failure in two calls is noise). Alerts go to the alerts topic and an Iceberg table;
-alert ids are deterministic (rule, cell, window), so consumers of the topic can drop the repeats
-a crash between publishing and committing may cause; each table gets each micro-batch once,
-whatever point a crash hit (:func:`still_to_write`).
+Baselines come from the windows of the ``baseline_days`` before (medians, and failure shares
+of windows that were not failing, so an incident does not pull its own baseline).
+
+Alerts go to the alerts topic and an Iceberg table; alert ids are deterministic (rule, cell,
+window), so consumers of the topic can drop the repeats a crash between publishing and
+committing may cause; each table gets each micro-batch once, whatever point a crash hit
+(:func:`still_to_write`). ``lakehouse stream score`` scores the alerts against the live truth.
 """
 
 from __future__ import annotations
@@ -45,6 +54,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SIGNALLING = ("voice", "sms")
+# A cell that failed (or dropped) nothing in its baseline still does sometimes: a typical share
+# of zero would make a single failure infinitely significant.
+MIN_TYPICAL_RATE = 0.005
+DAY_SECONDS = 86_400
+# Same-time-of-day windows a traffic baseline needs: one day's (the window and its neighbours).
+MIN_BASELINE_WINDOWS = 3
+
+
+def baseline_span_seconds(rules: AlertSettings) -> int:
+    """How far back a window's baselines reach: its time of day on each of ``baseline_days``."""
+    return rules.baseline_days * DAY_SECONDS + rules.window_seconds
+
+
 ALERT_FIELDS = ", ".join(
     f"`{name}` string"
     for name in ("schema_version", "record_id", "start_time", "network_element_id", "record_type", "result")
@@ -104,10 +126,56 @@ def cell_windows(messages: DataFrame, rules: AlertSettings) -> DataFrame:
     )
 
 
+def deviation(observed: F.Column, expected: F.Column) -> F.Column:
+    """How many deviations ``observed`` counts lie from ``expected`` (either way), as the signed
+    root of the Poisson deviance: close to the exact tail even for a handful of events, where
+    the normal approximation calls four failures of an expected 0.1 thirteen sigmas and four
+    calls of an expected twenty only four."""
+    term = F.when(observed > 0, observed * F.log(observed / expected)).otherwise(F.lit(0.0))
+    return F.sqrt(F.greatest(F.lit(0.0), 2 * (term - (observed - expected))))
+
+
 def judge(windows: DataFrame, history: DataFrame, rules: AlertSettings) -> DataFrame:
-    """Alerts (ALERT_SCHEMA columns) for closed ``windows``, given earlier windows in ``history``."""
-    span = rules.window_seconds * rules.baseline_windows
-    w, h = windows.alias("w"), history.alias("h")
+    """Alerts (ALERT_SCHEMA columns) for closed ``windows``, given earlier windows in ``history``
+    (``network_element_id, window_start, attempts, failed, answered, dropped``; it may hold
+    ``windows`` too)."""
+    span = baseline_span_seconds(rules)
+    counts = ["events", "attempts", "failed", "answered", "dropped"]
+    # A cell gone silent has no window of its own: every cell the baseline knows gets one in
+    # each window closed, with zero counts where it saw nothing.
+    cells = history.select("network_element_id").union(windows.select("network_element_id")).distinct()
+    judged = (
+        windows.select("window_start", "window_end")
+        .distinct()
+        .crossJoin(cells)
+        .join(windows.drop("window_end", "computed_at"), ["network_element_id", "window_start"], "left")
+        .fillna(0, subset=counts)
+    )
+    # Each window's share of the network's attempts: the daily curve (busy hours, quiet nights,
+    # the New Year spike) moves every cell together, so a cell's share stays put until its own
+    # traffic goes elsewhere.
+    network = history.groupBy("window_start").agg(F.sum("attempts").alias("network_attempts"))
+    past = history.join(network, "window_start").select(
+        "network_element_id",
+        "window_start",
+        "attempts",
+        "failed",
+        "answered",
+        "dropped",
+        F.try_divide(F.col("attempts"), F.col("network_attempts")).alias("share"),
+        F.try_divide(F.col("failed"), F.col("attempts")).alias("failure_rate"),
+        F.try_divide(F.col("dropped"), F.col("answered")).alias("drop_rate"),
+    )
+    w, h = judged.alias("w"), past.alias("h")
+    # The same time of day (the window and its two neighbours) on each of the days before: a
+    # cell's share follows the day (offices by day, homes by night). Robust, so that an
+    # incident does not pull its own baseline: the median share, and the failed share of the
+    # windows that were not failing (an outage fails everything, congestion a third or more).
+    lag = F.unix_seconds(F.col("w.window_start")) - F.unix_seconds(F.col("h.window_start"))
+    time_of_day = lag % DAY_SECONDS
+    same_time = (time_of_day <= rules.window_seconds) | (time_of_day >= DAY_SECONDS - rules.window_seconds)
+    normal = F.col("h.failure_rate") < rules.failure_points
+    calm = F.col("h.drop_rate") < rules.drop_rate
     baseline = (
         w.join(
             h,
@@ -116,29 +184,56 @@ def judge(windows: DataFrame, history: DataFrame, rules: AlertSettings) -> DataF
             & (F.col("h.window_start") >= F.col("w.window_start") - F.expr(f"INTERVAL {span} SECONDS")),
         )
         .groupBy("w.network_element_id", "w.window_start")
-        .agg(F.avg("h.attempts").alias("baseline_attempts"), F.count(F.lit(1)).alias("baseline_windows"))
+        .agg(
+            F.count(F.when(same_time & (lag >= DAY_SECONDS - rules.window_seconds), 1)).alias(
+                "baseline_windows"
+            ),
+            F.median(F.when(same_time & (lag >= DAY_SECONDS - rules.window_seconds), F.col("h.share"))).alias(
+                "usual_share"
+            ),
+            F.try_divide(
+                F.sum(F.when(normal, F.col("h.failed"))), F.sum(F.when(normal, F.col("h.attempts")))
+            ).alias("typical_failure"),
+            F.try_divide(
+                F.sum(F.when(calm, F.col("h.dropped"))), F.sum(F.when(calm, F.col("h.answered")))
+            ).alias("typical_drop"),
+        )
     )
-    judged = windows.join(baseline, ["network_element_id", "window_start"], "left")
-    enough = F.col("attempts") >= rules.min_attempts
-    failure_rate = F.col("failed") / F.col("attempts")
-    drop_rate = F.col("dropped") / F.col("answered")
-    # A baseline needs a few windows behind it, and traffic worth comparing.
-    has_baseline = (F.col("baseline_windows") >= min(3, rules.baseline_windows)) & (
-        F.col("baseline_attempts") >= rules.min_attempts
+    judged = judged.join(baseline, ["network_element_id", "window_start"], "left").join(
+        judged.groupBy("window_start").agg(F.sum("attempts").alias("network_attempts")), "window_start"
     )
+    attempts, failed = F.col("attempts"), F.col("failed")
+    expected = F.col("usual_share") * F.col("network_attempts")
+    typical = F.greatest(F.coalesce(F.col("typical_failure"), F.lit(0.0)), F.lit(MIN_TYPICAL_RATE))
+    typical_drop = F.greatest(F.coalesce(F.col("typical_drop"), F.lit(0.0)), F.lit(MIN_TYPICAL_RATE))
+    failure_rate = F.try_divide(failed, attempts)
+    drop_rate = F.try_divide(F.col("dropped"), F.col("answered"))
+    has_baseline = F.col("baseline_windows") >= MIN_BASELINE_WINDOWS
     rules_fired = [
-        ("failure_spike", enough & (failure_rate >= rules.failure_rate), failure_rate, rules.failure_rate),
+        (
+            "failure_spike",
+            (failed >= rules.min_failures)
+            & (failure_rate >= typical + rules.failure_points)
+            & (deviation(failed, typical * attempts) >= rules.failure_sigmas),
+            failure_rate,
+            typical + rules.failure_points,
+        ),
         (
             "drop_spike",
-            (F.col("answered") >= rules.min_attempts) & (drop_rate >= rules.drop_rate),
+            (F.col("answered") >= rules.min_answered)
+            & (drop_rate >= rules.drop_rate)
+            & (deviation(F.col("dropped"), typical_drop * F.col("answered")) >= rules.drop_sigmas),
             drop_rate,
-            rules.drop_rate,
+            F.lit(rules.drop_rate),
         ),
         (
             "traffic_drop",
-            has_baseline & (F.col("attempts") < F.col("baseline_attempts") * rules.traffic_drop_ratio),
-            F.col("attempts").cast("double"),
-            F.col("baseline_attempts") * rules.traffic_drop_ratio,
+            has_baseline
+            & (expected >= rules.min_expected_attempts)
+            & (attempts < expected * rules.traffic_drop_ratio)
+            & (deviation(attempts, expected) >= rules.traffic_drop_sigmas),
+            attempts.cast("double"),
+            expected * rules.traffic_drop_ratio,
         ),
     ]
     alerts = None
@@ -153,8 +248,8 @@ def judge(windows: DataFrame, history: DataFrame, rules: AlertSettings) -> DataF
             "window_end",
             "attempts",
             observed.cast("double").alias("observed"),
-            F.lit(threshold).cast("double").alias("threshold"),
-            F.col("baseline_attempts").cast("double").alias("baseline_attempts"),
+            threshold.cast("double").alias("threshold"),
+            expected.cast("double").alias("baseline_attempts"),
             F.current_timestamp().alias("raised_at"),
         )
         alerts = rows if alerts is None else alerts.unionByName(rows)
@@ -245,11 +340,11 @@ class AlertWriter:
     def _judge_and_raise(self, spark: SparkSession, windows: DataFrame, batch_id: int) -> int:
         """Judge the closed ``windows``; publish and commit the alerts raised; how many."""
         first = windows.agg(F.min("window_start")).first()[0]
-        lookback = first.timestamp() - self.rules.window_seconds * self.rules.baseline_windows
+        lookback = first.timestamp() - baseline_span_seconds(self.rules)
         # Earlier windows of this same micro-batch count too: after a lull (or a late burst)
         # one batch may close several windows of a cell at once. None of this batch's windows
         # is in the table yet: its windows commit comes after this.
-        keep = ["network_element_id", "window_start", "attempts"]
+        keep = ["network_element_id", "window_start", "attempts", "failed", "answered", "dropped"]
         history = (
             spark.table(self.windows_table)
             .where(F.col("window_start") >= F.to_timestamp(F.lit(lookback)))

@@ -10,7 +10,13 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.table import Table
 
 from core.contracts.raw_tables import RAW_CDR_SCHEMA
-from core.contracts.stream_tables import ALERT_SCHEMA, CELL_WINDOW_SCHEMA, QUARANTINE_SCHEMA, StreamTables
+from core.contracts.stream_tables import (
+    ALERT_SCHEMA,
+    CELL_WINDOW_SCHEMA,
+    LIVE_INCIDENTS_SCHEMA,
+    QUARANTINE_SCHEMA,
+    StreamTables,
+)
 from ingestion.iceberg_tables import TABLE_PROPERTIES, ensure_table
 
 
@@ -27,13 +33,16 @@ def ensure_stream_tables(catalog: Catalog, tables: StreamTables) -> None:
 
 
 def ensure_realtime_tables(catalog: Catalog, tables: StreamTables) -> None:
-    """Create the real-time KPI tables (windows, alerts) if missing: `lakehouse up` does, so that
-    dashboards on them show an empty table, not an error, before the stream first runs."""
+    """Create the real-time KPI tables (windows, alerts) and the live truth if missing: `lakehouse
+    up` does, so that dashboards on them show an empty table, and scoring says there is nothing to
+    score, not an error, before the stream first runs."""
     catalog.create_namespace_if_not_exists(tables.alerts.split(".")[0])
+    catalog.create_namespace_if_not_exists(tables.live_truth.split(".")[0])
     _with_current_properties(
         [
             ensure_table(catalog, tables.cell_windows, CELL_WINDOW_SCHEMA, day_partition="window_start"),
             ensure_table(catalog, tables.alerts, ALERT_SCHEMA, day_partition="window_start"),
+            ensure_table(catalog, tables.live_truth, LIVE_INCIDENTS_SCHEMA),
         ]
     )
 

@@ -75,7 +75,7 @@ def caught_up(settings: LakehouseSettings, topic: str) -> bool:
 @pytest.fixture(scope="module")
 def stream_settings(settings: LakehouseSettings) -> LakehouseSettings:
     """The session stack, with the stream writing to its own namespaces, quick triggers and
-    one-minute alert windows judged on a small baseline."""
+    one-minute alert windows judged on a day's baseline, for a handful of test cells."""
     return settings.model_copy(
         update={
             "namespaces": settings.namespaces.model_copy(update={"raw": NS, "analytics": f"{NS}_analytics"}),
@@ -87,8 +87,8 @@ def stream_settings(settings: LakehouseSettings) -> LakehouseSettings:
                             "trigger_seconds": 1.0,
                             "window_seconds": 60,
                             "lateness_seconds": 3600,
-                            "baseline_windows": 3,
-                            "min_attempts": 8,
+                            "baseline_days": 1,
+                            "traffic_drop_sigmas": 3.0,
                         }
                     ),
                 }
@@ -393,30 +393,32 @@ def test_batch_load_and_stream_commit_to_the_same_table_concurrently(
 def test_an_outage_raises_an_alert_within_two_windows(
     stream_settings: LakehouseSettings, shared_topic: str
 ) -> None:
-    # Event times far after anything else on the topic, so the watermark lets them all in.
+    # Event times far after anything else on the topic, so the watermark lets them all in. The
+    # day before is the baseline: the same ten minutes, every cell carrying its usual traffic.
     base = datetime(2040, 1, 1, 10, 0, tzinfo=UTC)
     tag = unique("cell").upper()
     cells = [f"{tag}-{i}" for i in range(4)]
     outage_cell, outage_from = cells[1], base + timedelta(minutes=5)
     messages = []
-    for minute in range(10):
-        for cell in cells:
-            for k in range(40):
-                start = base + timedelta(minutes=minute, seconds=k)
-                down = cell == outage_cell and start >= outage_from
-                if down and k % 4:  # traffic moves to neighbours, the rest fails
-                    continue
-                messages.append(
-                    {
-                        "schema_version": 1,
-                        "record_id": f"{tag}-{cell}-{minute}-{k}",
-                        "record_type": "voice",
-                        "start_time": start.isoformat().replace("+00:00", "Z"),
-                        "network_element_id": cell,
-                        "result": "failed" if down else "answered",
-                        "cause_code": 38 if down else 16,
-                    }
-                )
+    for day in (base - timedelta(days=1), base):
+        for minute in range(10):
+            for cell in cells:
+                for k in range(40):
+                    start = day + timedelta(minutes=minute, seconds=k)
+                    down = cell == outage_cell and start >= outage_from
+                    if down and k % 4:  # traffic moves to neighbours, the rest fails
+                        continue
+                    messages.append(
+                        {
+                            "schema_version": 1,
+                            "record_id": f"{tag}-{cell}-{day:%d}-{minute}-{k}",
+                            "record_type": "voice",
+                            "start_time": start.isoformat().replace("+00:00", "Z"),
+                            "network_element_id": cell,
+                            "result": "failed" if down else "answered",
+                            "cause_code": 38 if down else 16,
+                        }
+                    )
     # A later event closes the windows (watermark = latest event time - one hour of lateness).
     clock = {**messages[0], "record_id": f"{tag}-clock", "start_time": "2040-01-01T12:00:00Z"}
     producer = Producer(clients.kafka_config(stream_settings, "producer"))
@@ -439,9 +441,9 @@ def test_an_outage_raises_an_alert_within_two_windows(
             f"SELECT count(*) FROM {NS}_analytics.realtime_cell_windows "
             f"WHERE network_element_id LIKE '{tag}-%'",
         )
-        return n == 10 * len(cells)
+        return n == 2 * 10 * len(cells)
 
-    wait_until(windows_closed, what="all ten windows of every cell to close")
+    wait_until(windows_closed, what="all ten windows of every cell, on both days, to close")
     raised = alerts()
     assert raised, "no alert for the outage"
     assert {cell for _, cell, _ in raised} == {outage_cell}, raised  # normal cells stay quiet

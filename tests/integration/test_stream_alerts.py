@@ -26,7 +26,7 @@ from tests.integration.test_stream import Job, new_topic, stream_settings, wait_
 
 ROUNDS = 2  # kills at the fail point, each followed by a restart (each costs a minute on 2 cores)
 CELLS = 4  # of which the first fails every call: a failure_spike in each of its windows
-CALLS = 10  # per cell and minute: over the min_attempts (8) of stream_settings
+CALLS = 10  # per cell and minute: a failing cell fails more than min_failures (5)
 
 
 def _micro_batches(settings: LakehouseSettings, table: str, key: str) -> int:

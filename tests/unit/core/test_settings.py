@@ -104,12 +104,12 @@ def test_existing_values_are_kept_and_only_missing_ones_added(
 
 
 def test_bad_stream_setting_names_the_nested_field(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LAKEHOUSE_STREAM__ALERTS__FAILURE_RATE", "1.5")
+    monkeypatch.setenv("LAKEHOUSE_STREAM__ALERTS__FAILURE_POINTS", "1.5")
     with pytest.raises(ConfigError) as caught:
         load_settings(env_file=None)
     message = str(caught.value)
-    assert "stream.alerts.failure_rate" in message
-    assert "LAKEHOUSE_STREAM__ALERTS__FAILURE_RATE" in message
+    assert "stream.alerts.failure_points" in message
+    assert "LAKEHOUSE_STREAM__ALERTS__FAILURE_POINTS" in message
 
 
 def test_stream_settings_reach_the_job_through_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 
 from core.contracts.stream_tables import ALERT_SCHEMA, CELL_WINDOW_SCHEMA
 from core.settings import AlertSettings
-from ingestion.streaming.alerts import cell_windows, judge
+from ingestion.streaming.alerts import MIN_TYPICAL_RATE, cell_windows, judge
 from tests.unit.ingestion.streaming.kafka_records import MISSING, kafka_records, message
 
 if TYPE_CHECKING:
@@ -21,14 +21,20 @@ if TYPE_CHECKING:
 RULES = AlertSettings(
     window_seconds=60,
     lateness_seconds=0,
-    min_attempts=10,
-    failure_rate=0.5,
+    min_failures=5,
+    failure_points=0.12,
+    failure_sigmas=5,
     drop_rate=0.25,
+    min_answered=10,
+    drop_sigmas=4,
     traffic_drop_ratio=0.5,
-    baseline_windows=4,
+    traffic_drop_sigmas=3,
+    min_expected_attempts=20,
+    baseline_days=2,
 )
 T0 = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
-NOW = 10  # the window being judged, in windows after T0
+DAY = 1440  # windows of a minute in a day
+NOW = 2 * DAY  # the window being judged, in windows after T0: two days of history before it
 WINDOWS_SCHEMA = ", ".join(
     [
         "network_element_id string",
@@ -42,7 +48,10 @@ WINDOWS_SCHEMA = ", ".join(
         "computed_at timestamp",
     ]
 )
-HISTORY_SCHEMA = "network_element_id string, window_start timestamp, attempts bigint"
+HISTORY_SCHEMA = (
+    "network_element_id string, window_start timestamp, attempts bigint, failed bigint, answered bigint,"
+    " dropped bigint"
+)
 
 
 def _start(k: int, rules: AlertSettings = RULES) -> datetime:
@@ -76,83 +85,117 @@ def _types_by_cell(alerts: list[dict[str, Any]]) -> dict[str, set[str]]:
     return fired
 
 
-def _baseline(cell: str, attempts: list[int], first: int) -> list[tuple]:
-    """History rows of ``cell``: ``attempts`` in consecutive windows from window ``first``."""
-    return [(cell, _start(first + i), n) for i, n in enumerate(attempts)]
+def _past(
+    cell: str, k: int, attempts: int, days: tuple[int, ...] = (1, 2), around: tuple[int, ...] = (-1, 0, 1)
+):
+    """History rows of ``cell``: ``attempts`` at window ``k``'s time of day (and its neighbours
+    ``around``) on each of ``days`` before."""
+    return [(cell, _start(k - d * DAY + a), attempts, 0, 0, 0) for d in days for a in around]
 
 
-# Each cell is one case: its window now, its history, and the alerts it must raise.
-RATE_CASES: dict[str, tuple[dict[str, int], set[str]]] = {
-    "fail-at-threshold": ({"attempts": 10, "failed": 5}, {"failure_spike"}),
-    "fail-below-threshold": ({"attempts": 10, "failed": 4}, set()),
-    "fail-everything-quiet": ({"attempts": 9, "failed": 9}, set()),
-    "fail-everything": ({"attempts": 10, "failed": 10}, {"failure_spike"}),
-    "drop-at-threshold": ({"attempts": 20, "answered": 20, "dropped": 5}, {"drop_spike"}),
-    "drop-below-threshold": ({"attempts": 20, "answered": 20, "dropped": 4}, set()),
-    "drop-everything-quiet": ({"attempts": 30, "answered": 9, "dropped": 9}, set()),
+# Rates: judged on the window alone, against the cell's typical failed share (history rows anywhere
+# in the span; none: the floor). Each cell is one case: its window now, its history, its alerts.
+TYPICAL_10PCT = [("fails-10pct", _start(NOW - 60 * i), 100, 10, 0, 0) for i in range(1, 6)]
+RATE_CASES: dict[str, tuple[dict[str, int], list[tuple], set[str]]] = {
+    "fail-five": ({"attempts": 10, "failed": 5}, [], {"failure_spike"}),
+    "fail-four": ({"attempts": 4, "failed": 4}, [], set()),  # under min_failures: noise
+    "fail-everything": ({"attempts": 10, "failed": 10}, [], {"failure_spike"}),
+    "fail-20pct-on-a-clean-cell": ({"attempts": 100, "failed": 20}, [], {"failure_spike"}),
+    # 20% is under its typical 10% + 12 points; 30% of 40 is over them, but not 5 sigmas over.
+    "fails-10pct": ({"attempts": 100, "failed": 20}, TYPICAL_10PCT, set()),
+    "drop-at-threshold": ({"attempts": 20, "answered": 20, "dropped": 5}, [], {"drop_spike"}),
+    "drop-below-threshold": ({"attempts": 20, "answered": 20, "dropped": 4}, [], set()),
+    "drop-everything-quiet": ({"attempts": 30, "answered": 9, "dropped": 9}, [], set()),
     "fail-and-drop": (
         {"attempts": 20, "failed": 10, "answered": 10, "dropped": 10},
+        [],
         {"failure_spike", "drop_spike"},
     ),
-    "data-only": ({}, set()),  # no attempts, no answered calls: no division by zero either
+    "data-only": ({}, [], set()),  # no attempts, no answered calls: no division by zero either
 }
-TRAFFIC_CASES: dict[str, tuple[int, list[tuple], set[str]]] = {
-    # cell: (attempts now, history, alerts)
-    "traffic-below-ratio": (19, _baseline("traffic-below-ratio", [40, 40, 40], NOW - 3), {"traffic_drop"}),
-    "traffic-at-ratio": (20, _baseline("traffic-at-ratio", [40, 40, 40], NOW - 3), set()),
-    "traffic-two-windows-only": (0, _baseline("traffic-two-windows-only", [40, 40], NOW - 2), set()),
-    "traffic-quiet-baseline": (0, _baseline("traffic-quiet-baseline", [9, 9, 9, 9], NOW - 4), set()),
-    # The baseline spans baseline_windows windows back: window NOW-4 is the oldest counted.
-    "traffic-edge-of-span": (10, _baseline("traffic-edge-of-span", [40, 40, 40], NOW - 4), {"traffic_drop"}),
-    "traffic-too-old": (0, _baseline("traffic-too-old", [40, 40, 40], NOW - 7), set()),
-    # Only earlier windows: the window itself (history holds it too) and later ones do not count.
-    "traffic-later-only": (0, _baseline("traffic-later-only", [0, 40, 40, 40], NOW), set()),
-    "traffic-self-in-history": (
-        19,
-        _baseline("traffic-self-in-history", [40, 40, 40, 19], NOW - 3),
+RATE_CASES["fails-10pct-not-significant"] = (
+    {"attempts": 40, "failed": 12},
+    [(c.replace("fails-10pct", "fails-10pct-not-significant"), *rest) for c, *rest in TYPICAL_10PCT],
+    set(),
+)
+
+
+# Traffic: each case has its own minute (ten apart, so no case is another's time of day), a cell
+# and its neighbour; the baseline is the cell's share of the network's attempts at that time of
+# day on the days before. Case: (cell now, neighbour now, the cell's history, alerts on the cell);
+# the neighbour's history mirrors the cell's (40 each: a share of a half).
+def _k(case: int) -> int:
+    return NOW + 10 * (case + 1)
+
+
+TRAFFIC_CASES: dict[str, tuple[int | None, int, list[tuple[int, tuple, tuple]], set[str]]] = {
+    # name: (attempts now or None for no window at all, neighbour now, [(attempts, days, around)])
+    "moved-to-neighbour": (10, 70, [(40, (1, 2), (-1, 0, 1))], {"traffic_drop"}),
+    "at-ratio": (20, 60, [(40, (1, 2), (-1, 0, 1))], set()),  # not under half the expected 40
+    "quiet-network": (5, 5, [(40, (1, 2), (-1, 0, 1))], set()),  # expects 5: under min_expected
+    "silent-cell": (None, 80, [(40, (1, 2), (-1, 0, 1))], {"traffic_drop"}),  # judged as zeros
+    "one-day-enough": (10, 70, [(40, (1,), (-1, 0, 1))], {"traffic_drop"}),
+    "two-windows-too-few": (10, 70, [(40, (1,), (0, 1))], set()),
+    "too-old": (10, 70, [(40, (3,), (-1, 0, 1))], set()),  # baseline_days = 2
+    "other-time-of-day": (10, 70, [(40, (1, 2), (4, 5, 6))], set()),
+    # One odd window (an earlier outage) does not move the median.
+    "median-resists-an-outlier": (
+        10,
+        70,
+        [(40, (1, 2), (-1, 0)), (40, (1,), (1,)), (4, (2,), (1,))],
         {"traffic_drop"},
     ),
-    "traffic-mean-with-a-silent-window": (
-        19,
-        _baseline("traffic-mean-with-a-silent-window", [100, 20, 0], NOW - 3),
-        {"traffic_drop"},
-    ),
-    "traffic-no-history": (0, [], set()),  # other cells' history is not its baseline
 }
+
+
+def _traffic_rows() -> tuple[list[tuple], list[tuple]]:
+    windows, history = [], []
+    for case, (name, (now, neighbour_now, past, _)) in enumerate(TRAFFIC_CASES.items()):
+        k, neighbour = _k(case), f"{name}/next"
+        if now is not None:
+            windows.append(_window(name, k=k, attempts=now))
+        windows.append(_window(neighbour, k=k, attempts=neighbour_now))
+        for attempts, days, around in past:
+            history += _past(name, k, attempts, days, around)
+            history += _past(neighbour, k, 80 - attempts if attempts < 40 else 40, days, around)
+    return windows, history
 
 
 @pytest.fixture(scope="module")
 def judged(spark: SparkSession) -> list[dict[str, Any]]:
-    windows = [_window(cell, **counts) for cell, (counts, _) in RATE_CASES.items()]
-    windows += [_window(cell, attempts=n) for cell, (n, _, _) in TRAFFIC_CASES.items()]
-    history = [row for _, rows, _ in TRAFFIC_CASES.values() for row in rows]
-    return _alerts(spark, windows, history)
+    windows = [_window(cell, **counts) for cell, (counts, _, _) in RATE_CASES.items()]
+    history = [row for _, rows, _ in RATE_CASES.values() for row in rows]
+    traffic_windows, traffic_history = _traffic_rows()
+    return _alerts(spark, windows + traffic_windows, history + traffic_history)
 
 
 @pytest.mark.parametrize("cell", list(RATE_CASES) + list(TRAFFIC_CASES))
 def test_rules_fire_exactly_where_they_should(cell: str, judged: list[dict[str, Any]]) -> None:
-    expected = RATE_CASES[cell][1] if cell in RATE_CASES else TRAFFIC_CASES[cell][2]
+    expected = RATE_CASES[cell][2] if cell in RATE_CASES else TRAFFIC_CASES[cell][3]
     assert _types_by_cell(judged).get(cell, set()) == expected
+
+
+def test_neighbours_that_took_the_traffic_raise_nothing(judged: list[dict[str, Any]]) -> None:
+    assert not [a for a in judged if a["network_element_id"].endswith("/next")]
 
 
 def test_an_alert_carries_what_it_measured(judged: list[dict[str, Any]]) -> None:
     by_key = {(a["network_element_id"], a["alert_type"]): a for a in judged}
-    failure = by_key["fail-at-threshold", "failure_spike"]
-    assert (failure["attempts"], failure["observed"], failure["threshold"]) == (
-        10,
-        5 / 10,
-        RULES.failure_rate,
-    )
+    failure = by_key["fail-five", "failure_spike"]
+    assert (failure["attempts"], failure["observed"]) == (10, 5 / 10)
+    assert failure["threshold"] == pytest.approx(MIN_TYPICAL_RATE + RULES.failure_points)
     drop = by_key["drop-at-threshold", "drop_spike"]
     assert (drop["observed"], drop["threshold"]) == (5 / 20, RULES.drop_rate)
-    traffic = by_key["traffic-below-ratio", "traffic_drop"]
-    assert (traffic["observed"], traffic["baseline_attempts"]) == (19.0, 40.0)
+    # Expected: a half of the network's 80 attempts; the threshold: half of that.
+    traffic = by_key["moved-to-neighbour", "traffic_drop"]
+    assert (traffic["attempts"], traffic["observed"], traffic["baseline_attempts"]) == (10, 10.0, 40.0)
     assert traffic["threshold"] == pytest.approx(40 * RULES.traffic_drop_ratio)
-    assert by_key["traffic-edge-of-span", "traffic_drop"]["baseline_attempts"] == 40.0
-    assert by_key["traffic-self-in-history", "traffic_drop"]["baseline_attempts"] == 40.0
-    assert by_key["traffic-mean-with-a-silent-window", "traffic_drop"]["baseline_attempts"] == 40.0
-    start = int(_start(NOW).timestamp())
-    assert {(a["window_start"], a["window_end"]) for a in judged} == {(start, start + RULES.window_seconds)}
+    silent = by_key["silent-cell", "traffic_drop"]
+    assert (silent["attempts"], silent["baseline_attempts"]) == (0, 40.0)
+    assert by_key["median-resists-an-outlier", "traffic_drop"]["baseline_attempts"] == 40.0
+    k = _k(list(TRAFFIC_CASES).index("silent-cell"))
+    assert silent["window_start"] == int(_start(k).timestamp())
+    assert silent["window_end"] == silent["window_start"] + RULES.window_seconds
 
 
 def test_alerts_have_the_alert_table_columns(spark: SparkSession) -> None:
@@ -164,18 +207,8 @@ def test_alerts_have_the_alert_table_columns(spark: SparkSession) -> None:
     assert frame.columns == ALERT_SCHEMA.names
 
 
-def test_a_baseline_of_fewer_windows_needs_only_that_many(spark: SparkSession) -> None:
-    rules = RULES.model_copy(update={"baseline_windows": 2})
-    windows = [_window("two-enough", attempts=19), _window("span-of-two", attempts=19)]
-    history = _baseline("two-enough", [40, 40], NOW - 2) + _baseline("span-of-two", [1000, 40, 40], NOW - 3)
-    alerts = {a["network_element_id"]: a for a in _alerts(spark, windows, history, rules)}
-    assert set(alerts) == {"two-enough", "span-of-two"}
-    assert {a["alert_type"] for a in alerts.values()} == {"traffic_drop"}
-    assert alerts["span-of-two"]["baseline_attempts"] == 40.0  # window NOW-3 is outside the span
-
-
 def test_no_windows_no_alerts(spark: SparkSession) -> None:
-    assert _alerts(spark, [], _baseline("c", [40, 40, 40], NOW - 3)) == []
+    assert _alerts(spark, [], _past("c", NOW, 40)) == []
 
 
 # --- Alert ids ------------------------------------------------------------------------------------
