@@ -36,6 +36,9 @@ stream: up ## Start the streaming job and a live producer in the background (RAT
 stream-stop: install ## Stop the live producer and the streaming job
 	@$(LAKEHOUSE) stream stop
 
+stream-score: up ## Score the real-time alerts against what the live producer injected
+	@$(LAKEHOUSE) stream score
+
 maintain: up ## Compact small files, expire snapshots, remove orphan files (raw and stream tables)
 	@$(LAKEHOUSE) maintain
 
@@ -98,4 +101,4 @@ help: ## Show this help
 	  /^##@/ {printf "\n%s\n", substr($$0, 5)} \
 	  /^[a-zA-Z_-]+:.*##/ {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-.PHONY: up down status logs clean generate pipeline export stream stream-stop maintain dashboards dashboards-export ui dbt sql install test test-unit bench lint fmt lock-kafka lock-superset help
+.PHONY: up down status logs clean generate pipeline export stream stream-stop stream-score maintain dashboards dashboards-export ui dbt sql install test test-unit bench lint fmt lock-kafka lock-superset help

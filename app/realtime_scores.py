@@ -81,7 +81,7 @@ def score_realtime_alerts(
         min_traffic=float(settings.stream.alerts.min_expected_attempts),
     )
     # The run id is data: a bound parameter, never SQL text.
-    rows = clients.trino_query(settings, sql, [run_id])
+    rows = clients.trino_query(settings, sql, params=[run_id])
     if not rows:
         raise NoLiveTruthError(f"no live truth recorded for run {run_id!r}")
     windows_closed = int(rows[0][4] or 0)

@@ -13,6 +13,7 @@ that reuses the seed and origin) leaves one copy.
 from __future__ import annotations
 
 import logging
+import warnings
 
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
@@ -58,6 +59,8 @@ def record_live_truth(
     if table.current_snapshot() is None:
         table.append(rows)
     else:
-        table.overwrite(rows, overwrite_filter=And(EqualTo("run_id", run_id), EqualTo("cycle", cycle)))
+        with warnings.catch_warnings():  # a cycle's first recording replaces nothing: not news
+            warnings.filterwarnings("ignore", "Delete operation did not match any records")
+            table.overwrite(rows, overwrite_filter=And(EqualTo("run_id", run_id), EqualTo("cycle", cycle)))
     log.info("live truth: %d incident rows of %s cycle %d in %s", n, run_id, cycle, table.name())
     return n

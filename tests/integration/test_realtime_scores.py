@@ -93,6 +93,7 @@ def test_realtime_alerts_find_what_the_live_producer_injected(
     result = score_realtime_alerts(rt_settings, run_id)
     table = {(s.metric, s.type_name): s for s in result.scores}
     shown = "\n".join(f"{s.metric} {s.type_name}: {s.matched}/{s.scored}" for s in result.scores)
+    print(f"{run_id}, {result.windows_closed} windows closed:\n{shown}")  # shown with -s
     # Every kind of incident was there to find, and both main rules fired.
     for kind in ("cell_outage", "congestion", "new_year_congestion"):
         assert table["recall", kind].scored >= 5, shown
