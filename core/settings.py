@@ -178,7 +178,7 @@ class AlertSettings(BaseModel):
     )
     window_seconds: int = Field(900, ge=5, le=86_400, description="Tumbling window per cell.")
     lateness_seconds: int = Field(300, ge=0, le=86_400, description="Watermark: how late events may come.")
-    min_failures: int = Field(5, ge=1, description="Failed attempts a failure_spike needs.")
+    min_failures: int = Field(3, ge=1, description="Failed attempts a failure_spike needs.")
     failure_points: float = Field(
         0.12, gt=0, le=1, description="Failed share this far above the cell's typical share alerts."
     )

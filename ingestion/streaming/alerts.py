@@ -173,7 +173,8 @@ def judge(windows: DataFrame, history: DataFrame, rules: AlertSettings) -> DataF
     # windows that were not failing (an outage fails everything, congestion a third or more).
     lag = F.unix_seconds(F.col("w.window_start")) - F.unix_seconds(F.col("h.window_start"))
     time_of_day = lag % DAY_SECONDS
-    same_time = (time_of_day <= rules.window_seconds) | (time_of_day >= DAY_SECONDS - rules.window_seconds)
+    near = (time_of_day <= rules.window_seconds) | (time_of_day >= DAY_SECONDS - rules.window_seconds)
+    same_time_a_day_before = near & (lag >= DAY_SECONDS - rules.window_seconds)
     normal = F.col("h.failure_rate") < rules.failure_points
     calm = F.col("h.drop_rate") < rules.drop_rate
     baseline = (
@@ -185,12 +186,8 @@ def judge(windows: DataFrame, history: DataFrame, rules: AlertSettings) -> DataF
         )
         .groupBy("w.network_element_id", "w.window_start")
         .agg(
-            F.count(F.when(same_time & (lag >= DAY_SECONDS - rules.window_seconds), 1)).alias(
-                "baseline_windows"
-            ),
-            F.median(F.when(same_time & (lag >= DAY_SECONDS - rules.window_seconds), F.col("h.share"))).alias(
-                "usual_share"
-            ),
+            F.count(F.when(same_time_a_day_before, 1)).alias("baseline_windows"),
+            F.median(F.when(same_time_a_day_before, F.col("h.share"))).alias("usual_share"),
             F.try_divide(
                 F.sum(F.when(normal, F.col("h.failed"))), F.sum(F.when(normal, F.col("h.attempts")))
             ).alias("typical_failure"),
