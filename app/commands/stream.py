@@ -85,6 +85,12 @@ def produce(
         int | None, typer.Option(help="Events seed (default: from the clock, so ids never repeat).")
     ] = None,
     topic: Annotated[str | None, typer.Option(help="CDR topic (default: kafka.cdr_topic).")] = None,
+    record_truth: Annotated[
+        bool,
+        typer.Option(
+            help="Record each cycle's incidents in <raw>_truth.live_incidents (for `stream score`)."
+        ),
+    ] = True,
 ) -> None:
     """Send live CDRs to Kafka at a set rate (foreground)."""
     from core import clients
@@ -96,12 +102,15 @@ def produce(
     settings = load_settings()
     cfg = load_config(config, seed=seed, time_zone=settings.time_zone)
     producer = CdrProducer(settings, topic)  # logs failed deliveries as they come (at 1, 10, 100 ...)
-    catalog = clients.iceberg_catalog(settings)
 
-    def record_truth(cycle: LiveCycle) -> None:
+    def record(cycle: LiveCycle) -> None:
         # Before the cycle's first event is sent: no alert on it can come before its truth.
         span = (cycle.start_us, cycle.end_us)
-        record_live_truth(catalog, settings.namespaces.raw, cycle.run_id, cycle.cycle, span, cycle.truth)
+        with clients.service_loss_reported(
+            settings, "no events sent for this cycle", "start the stack (`make up`) or pass --no-record-truth"
+        ):
+            catalog = clients.iceberg_catalog(settings)
+            record_live_truth(catalog, settings.namespaces.raw, cycle.run_id, cycle.cycle, span, cycle.truth)
 
     reported = time.monotonic()
     try:
@@ -111,7 +120,7 @@ def produce(
             pace,
             limit=events,
             event_seed=event_seed,
-            on_truth=record_truth,
+            on_truth=record if record_truth else None,
         ):
             producer.send(part)
             if time.monotonic() - reported >= METRICS_EVERY_S:  # Prometheus' rate() needs fresh totals

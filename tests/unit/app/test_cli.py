@@ -110,9 +110,30 @@ def test_stream_produce_to_kafka_that_is_down_exits_7(tmp_path: Path, no_kafka: 
     config.write_text(DEFAULT_CONFIG.read_text().replace("subscribers = 20000", "subscribers = 300"))
     result = run_cli(
         "stream", "produce", "--config", str(config), "--events", "300", "--rate", "100000",
-        "--topic", "cdr.down", **no_kafka,
+        "--topic", "cdr.down", "--no-record-truth", **no_kafka,
     )  # fmt: skip
     _refused_delivery(result, "cdr.down")
+
+
+def test_stream_produce_with_the_catalog_down_exits_7_before_sending(
+    tmp_path: Path, no_kafka: dict[str, str]
+) -> None:
+    """The truth of a cycle is recorded before its first event: with no catalog, nothing is sent
+    that `stream score` could not judge, and the error names the catalog and the way out."""
+    config = tmp_path / "small.toml"
+    config.write_text(DEFAULT_CONFIG.read_text().replace("subscribers = 20000", "subscribers = 300"))
+    port = no_kafka["LAKEHOUSE_KAFKA__PORT"]
+    result = run_cli(
+        "stream", "produce", "--config", str(config), "--events", "300", "--topic", "cdr.down",
+        LAKEHOUSE_POSTGRES__PORT=port, LAKEHOUSE_POSTGRES__PASSWORD="x",
+        LAKEHOUSE_S3__SECRET_KEY="unit-test-s3-secret", **no_kafka,
+    )  # fmt: skip
+    assert result.returncode == 7, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    assert f"the catalog database (PostgreSQL at 127.0.0.1:{port}) failed" in errors[0]
+    assert "--no-record-truth" in errors[0]
+    assert "Traceback" not in result.stderr + result.stdout
 
 
 def test_generate_into_iceberg_with_the_catalog_down_exits_7_in_one_line(no_kafka: dict[str, str]) -> None:
