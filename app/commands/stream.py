@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from app.realtime_scores import DEFAULT_MIN_COVER
 from core.settings import load_settings
 from generator.live import Pace
 
@@ -137,7 +138,7 @@ def score(
     run_id: Annotated[str | None, typer.Option(help="Producer run (default: the last one).")] = None,
     min_cover: Annotated[
         float, typer.Option(min=0.01, max=1.0, help="Share of a window an incident must cover to count.")
-    ] = 0.5,
+    ] = DEFAULT_MIN_COVER,
 ) -> None:
     """Score the real-time alerts against what the live producer injected."""
     from rich.table import Table

@@ -105,9 +105,15 @@ def test_generate_leaves_its_rows_and_rate_for_the_exporter(tmp_path: Path) -> N
     assert metrics["rows_per_second"] == pytest.approx(metrics["rows"] / metrics["duration_seconds"])
 
 
-def test_stream_produce_to_kafka_that_is_down_exits_7(tmp_path: Path, no_kafka: dict[str, str]) -> None:
+def _small_config(tmp_path: Path) -> Path:
+    """The default generator config at 300 subscribers: a producer ready in a second."""
     config = tmp_path / "small.toml"
     config.write_text(DEFAULT_CONFIG.read_text().replace("subscribers = 20000", "subscribers = 300"))
+    return config
+
+
+def test_stream_produce_to_kafka_that_is_down_exits_7(tmp_path: Path, no_kafka: dict[str, str]) -> None:
+    config = _small_config(tmp_path)
     result = run_cli(
         "stream", "produce", "--config", str(config), "--events", "300", "--rate", "100000",
         "--topic", "cdr.down", "--no-record-truth", **no_kafka,
@@ -120,8 +126,7 @@ def test_stream_produce_with_the_catalog_down_exits_7_before_sending(
 ) -> None:
     """The truth of a cycle is recorded before its first event: with no catalog, nothing is sent
     that `stream score` could not judge, and the error names the catalog and the way out."""
-    config = tmp_path / "small.toml"
-    config.write_text(DEFAULT_CONFIG.read_text().replace("subscribers = 20000", "subscribers = 300"))
+    config = _small_config(tmp_path)
     port = no_kafka["LAKEHOUSE_KAFKA__PORT"]
     result = run_cli(
         "stream", "produce", "--config", str(config), "--events", "300", "--topic", "cdr.down",
