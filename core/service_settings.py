@@ -1,8 +1,9 @@
 """Settings every service section shares, and the object store's section with its identities.
 
 Least privilege in storage: each engine signs its S3 requests as its own identity, allowed only
-the warehouse bucket. MinIO's root identity, when the launcher runs MinIO, is the launcher's
-alone: it starts MinIO with it and creates the bucket, the users and their policies.
+the warehouse bucket. The S3 server's root identity, when the launcher runs the server (MinIO or
+versitygw), is the launcher's alone: it starts the server with it and creates the bucket, the
+users and their access.
 ``core.settings`` re-exports these classes.
 """
 
@@ -16,13 +17,15 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from core.exceptions import ENV_PREFIX, ConfigError, FieldValueError
 
 ROOT_PASSWORD_VARIABLE = f"{ENV_PREFIX}S3__ROOT_PASSWORD"
-# MinIO refuses shorter keys (access key: 3 characters, secret: 8).
+# MinIO refuses shorter keys (access key: 3 characters, secret: 8); versitygw is held to the same.
 MIN_ACCESS_KEY_LENGTH, MIN_SECRET_LENGTH = 3, 8
 
 # Who signs S3 requests: our Python code (PyIceberg in the generator, the pipeline, the tests and
 # the launcher's checks), Trino, Spark, and the read-only identity of people and file tools.
 Engine = Literal["lakehouse", "trino", "spark", "reader"]
 ENGINES: tuple[Engine, ...] = ("lakehouse", "trino", "spark", "reader")
+# The S3 servers the launcher can run (the service of that name in infra/services/).
+S3Server = Literal["minio", "versitygw"]
 
 
 def _variable(field: str) -> str:
@@ -52,16 +55,20 @@ class S3Identity:
 
 
 class S3Settings(ServiceSettings):
-    """S3-compatible object store (MinIO when managed) holding the warehouse bucket.
+    """S3-compatible object store holding the warehouse bucket.
 
-    Managed: the launcher starts MinIO as ``root_user`` and provisions one MinIO user per
-    engine, each limited to the bucket (the reader: list and read only); every secret is
-    generated into ``.env``. External: give scoped keys; an engine whose secret is unset signs
-    with ``access_key``/``secret_key``, and the root fields are not used.
+    Managed: the launcher starts ``server`` (MinIO or versitygw) as ``root_user`` and provisions
+    one user per engine, each limited to the bucket (the reader: list and read only); every
+    secret is generated into ``.env``. External: give scoped keys; an engine whose secret is
+    unset signs with ``access_key``/``secret_key``, and the root fields and ``server`` are not used.
     """
 
+    server: S3Server = Field(
+        "minio",
+        description="The S3 server the launcher runs when managed: minio or versitygw (POSIX backend).",
+    )
     port: int = Field(9000, ge=1, le=65535)
-    console_port: int = Field(9001, ge=1, le=65535)
+    console_port: int = Field(9001, ge=1, le=65535, description="MinIO's web console (MinIO only).")
     scheme: Literal["http", "https"] = "http"
     access_key: str = Field(
         "lakehouse",
@@ -77,28 +84,36 @@ class S3Settings(ServiceSettings):
         description="Read-only identity: people and file tools, Trino's read-only catalog, health checks.",
     )
     reader_secret_key: SecretStr = SecretStr("")
-    root_user: str = Field("lakehouse-root", description="MinIO's root user (managed only; launcher only).")
-    root_password: SecretStr = Field(SecretStr(""), description="MinIO's root password (launcher only).")
+    root_user: str = Field(
+        "lakehouse-root", description="The S3 server's root user (managed; launcher only)."
+    )
+    root_password: SecretStr = Field(
+        SecretStr(""), description="The S3 server's root password (launcher only)."
+    )
     region: str = "us-east-1"
     bucket: str = "warehouse"
 
     @model_validator(mode="after")
-    def _minio_accepts_the_keys(self) -> S3Settings:
+    def _server_accepts_the_keys(self) -> S3Settings:
         if not self.managed:
             return self  # an external store has its own rules; its keys are the user's
         seen: dict[str, str] = {}
         for field in ("root_user", "access_key", *(f"{e}_access_key" for e in ENGINES[1:])):
             name = getattr(self, field)
             if len(name) < MIN_ACCESS_KEY_LENGTH:
-                raise FieldValueError(field, f"MinIO needs at least {MIN_ACCESS_KEY_LENGTH} characters", name)
+                raise FieldValueError(
+                    field, f"the S3 server needs at least {MIN_ACCESS_KEY_LENGTH} characters", name
+                )
             if name in seen:
-                # One MinIO user cannot be two identities: each needs its own policy and secret.
+                # One S3 user cannot be two identities: each needs its own policy and secret.
                 raise FieldValueError(field, f"the same access key as {_variable(seen[name])}", name)
             seen[name] = field
         for field in ("root_password", "secret_key", *(f"{e}_secret_key" for e in ENGINES[1:])):
             value: SecretStr = getattr(self, field)
             if 0 < len(value.get_secret_value()) < MIN_SECRET_LENGTH:
-                raise FieldValueError(field, f"MinIO needs at least {MIN_SECRET_LENGTH} characters", value)
+                raise FieldValueError(
+                    field, f"the S3 server needs at least {MIN_SECRET_LENGTH} characters", value
+                )
         return self
 
     @property
@@ -123,15 +138,15 @@ class S3Settings(ServiceSettings):
             return own
         if self.managed:
             raise ConfigError(
-                f"{own.variable} is not set: the managed MinIO gives {engine} an identity of its own; "
-                "`lakehouse up` generates it into .env"
+                f"{own.variable} is not set: the managed {self.server} gives {engine} an identity "
+                "of its own; `lakehouse up` generates it into .env"
             )
         if f"{engine}_access_key" in self.model_fields_set:
             raise ConfigError(f"{_variable(engine + '_access_key')} is set but {own.variable} is not")
         return self.identity("lakehouse")
 
     def root(self) -> S3Identity:
-        """MinIO's root identity, for the launcher alone (start MinIO, provision it)."""
+        """The managed S3 server's root identity, for the launcher alone (start it, provision it)."""
         return self._require("root", "root_user", "root_password")
 
     def _identity(self, engine: str, access_field: str, secret_field: str) -> S3Identity:

@@ -7,6 +7,7 @@ Layout of the cache (``LAKEHOUSE_CACHE_DIR``, default ``~/.cache/cdr-lakehouse``
     trino/<version>/                                 server unpacked, Iceberg plugin inside
     kafka/<version>/libs/                            the broker's classpath
     minio/<version>/bin/minio                        built with `go install`
+    versitygw/<version>/bin/versitygw                built with `go install` (LAKEHOUSE_S3__SERVER)
     alertmanager/<version>/bin/alertmanager          built with `go install`
     debian/<package>-<version>/bin/                  programs of a pinned Debian package
 
@@ -94,6 +95,7 @@ class Pins:
     kafka_version: str
     kafka_files: tuple[MavenFile, ...]
     minio: GoModulePin
+    versitygw: GoModulePin
     alertmanager: GoModulePin
     debs: tuple[DebPin, ...]
     kafka_jmx_agent: MavenFile
@@ -115,6 +117,7 @@ class Pins:
             kafka_version=data["kafka"]["version"],
             kafka_files=files("kafka"),
             minio=GoModulePin(**data["minio"]),
+            versitygw=GoModulePin(**data["versitygw"], section="versitygw"),
             alertmanager=GoModulePin(**data["alertmanager"], section="alertmanager"),
             debs=tuple(
                 DebPin(d["package"], d["version"], d["sha256"], tuple(d["programs"]))
@@ -279,6 +282,13 @@ class ArtifactCache:
     def ensure_minio(self) -> Path:
         """The MinIO binary: built once (checksum database on, build info checked), re-hashed each use."""
         return ensure_go_binary(self.minio_binary(), self.pins.minio)
+
+    def versitygw_binary(self) -> Path:
+        return self.root / "versitygw" / self.pins.versitygw.version / "bin" / "versitygw"
+
+    def ensure_versitygw(self) -> Path:
+        """The versitygw binary, built and checked like MinIO's."""
+        return ensure_go_binary(self.versitygw_binary(), self.pins.versitygw)
 
     def alertmanager_binary(self) -> Path:
         return self.root / "alertmanager" / self.pins.alertmanager.version / "bin" / "alertmanager"

@@ -1,9 +1,7 @@
-"""MinIO: the S3 object store holding the Iceberg warehouse bucket.
+"""MinIO: the default S3 server of the warehouse bucket.
 
-Least privilege: MinIO runs with a root identity that only the launcher holds. After each start
-the launcher, as root, creates the bucket and one MinIO user per engine (our Python code, Trino,
-Spark) with a policy allowing the warehouse bucket and nothing else, and a reader allowed to
-list and read it. Every client signs as one of those users, never as root.
+Access is granted the MinIO way: one MinIO user per engine, each with an IAM policy naming the
+warehouse bucket (:mod:`infra.services.object_store` says who gets what).
 """
 
 from __future__ import annotations
@@ -14,28 +12,19 @@ from typing import TYPE_CHECKING, Any
 
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_fixed
 
-from core import clients
-from core.exceptions import ServiceStartError
 from core.service_settings import ENGINES, Engine
-from core.settings import S3Settings
-from infra.services.base import Health, Port, Service
+from infra.services.base import Health, Port
+from infra.services.object_store import (
+    ENGINE_BUCKET_ACTIONS,
+    ENGINE_OBJECT_ACTIONS,
+    POLICY_VERSION,
+    READER_BUCKET_ACTIONS,
+    READER_OBJECT_ACTIONS,
+    ObjectStoreService,
+)
 
 if TYPE_CHECKING:
     from minio import MinioAdmin
-
-POLICY_VERSION = "2012-10-17"
-# Multipart actions: PyIceberg, Trino and Spark upload large files in parts, and abort or list
-# the parts of an upload that failed.
-ENGINE_BUCKET_ACTIONS = ("s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads")
-ENGINE_OBJECT_ACTIONS = (
-    "s3:GetObject",
-    "s3:PutObject",
-    "s3:DeleteObject",
-    "s3:AbortMultipartUpload",
-    "s3:ListMultipartUploadParts",
-)
-READER_BUCKET_ACTIONS = ("s3:ListBucket", "s3:GetBucketLocation")
-READER_OBJECT_ACTIONS = ("s3:GetObject",)
 
 
 def bucket_policy(bucket: str, read_only: bool) -> dict[str, Any]:
@@ -62,18 +51,11 @@ def _not_initialized(error: BaseException) -> bool:
     return "XMinioServerNotInitialized" in str(error) or "Server not initialized" in str(error)
 
 
-class MinioService(Service):
+class MinioService(ObjectStoreService):
     name = "minio"
 
-    @property
-    def endpoint(self) -> S3Settings:
-        return self.settings.s3
-
     def ports(self) -> list[Port]:
-        return [
-            Port(self.endpoint.port, "LAKEHOUSE_S3__PORT"),
-            Port(self.endpoint.console_port, "LAKEHOUSE_S3__CONSOLE_PORT"),
-        ]
+        return [*super().ports(), Port(self.endpoint.console_port, "LAKEHOUSE_S3__CONSOLE_PORT")]
 
     def url(self) -> str:
         if self.managed:
@@ -125,49 +107,17 @@ class MinioService(Service):
             return Health(False, str(exc))
         return Health(True, "live")
 
-    def ready(self) -> Health:
-        """Managed: the server answers (its users may not exist yet: provisioning creates them,
-        as root). External: the reader sees the bucket, as in check()."""
-        return self._live() if self.managed else self.check()
-
-    def check(self) -> Health:
-        """The server is live and the reader identity (not root) reaches the bucket."""
-        if self.managed and not (live := self._live()).ok:
-            return live
-        try:
-            reader = clients.s3_client(self.settings, self.endpoint.identity("reader"))
-            exists = reader.bucket_exists(self.endpoint.bucket)
-        except Exception as exc:  # noqa: BLE001 - any failure means "not healthy" here
-            return Health(False, str(exc))
-        return Health(True, f"bucket {self.endpoint.bucket} {'present' if exists else 'not created yet'}")
-
-    def provision(self) -> None:
-        """Managed: as root, create the bucket, the two policies and the engines' users with
-        their current secrets (idempotent: re-run, it rewrites the same; a secret changed in
-        .env replaces the old one). External: create the bucket if missing, as our identity."""
-        s3 = self.endpoint
-        if not self.managed:
-            client = clients.s3_client(self.settings)
-            if not client.bucket_exists(s3.bucket):
-                client.make_bucket(s3.bucket)
-            return
+    def _provision_as_root(self) -> None:
         Retrying(
             stop=stop_after_delay(60),
             wait=wait_fixed(0.5),
             retry=retry_if_exception(_not_initialized),
             reraise=True,
-        )(self._provision_as_root)
-        health = self.check()
-        if not health.ok or "present" not in health.detail:
-            reason = f"the reader cannot see the bucket after provisioning: {health.detail}"
-            raise ServiceStartError(self.name, reason)
+        )(self._grant_as_root)
 
-    def _provision_as_root(self) -> None:
+    def _grant_as_root(self) -> None:
         s3 = self.endpoint
-        root = s3.root()
-        client = clients.s3_client(self.settings, root)
-        if not client.bucket_exists(s3.bucket):
-            client.make_bucket(s3.bucket)
+        self._create_bucket_as_root()
         admin = self._admin()
         for read_only in (False, True):
             engine: Engine = "reader" if read_only else "lakehouse"

@@ -2,8 +2,9 @@
 
 Written by the services into the state dir; no secret is in them or on a command line: Trino is
 scraped as its ``monitoring`` identity over HTTPS verified against the stack's CA, its password
-read from a 0600 file; MinIO with a bearer token read from a 0600 file. JSON is valid YAML, so
-both render as JSON.
+read from a 0600 file; MinIO with a bearer token read from a 0600 file. versitygw publishes no
+Prometheus metrics: its health path is scraped for ``up`` alone (an empty page is a valid one).
+JSON is valid YAML, so both render as JSON.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from core.exceptions import ConfigError
 from core.monitoring_settings import AlertThresholds
 from core.settings import LakehouseSettings
+from infra.services.versitygw import HEALTH_PATH
 
 RULES_FILE = Path(__file__).resolve().parents[1] / "monitoring" / "rules.yml"
 # @name@ in rules.yml: a field of AlertThresholds. Not ${...}: the rules' own Go templates use $.
@@ -69,7 +71,10 @@ def prometheus_config(
     ]
     if settings.kafka.managed:  # the JMX agent runs inside the broker the launcher starts
         jobs.append(job("kafka", f"{settings.kafka.host}:{mon.kafka_jmx.port}"))
-    if minio_token_file is not None:
+    if settings.s3.managed and settings.s3.server == "versitygw":
+        # Liveness only, so `up == 0` (ServiceDown) covers the object store on either server.
+        jobs.append(job("versitygw", f"{settings.s3.host}:{settings.s3.port}", metrics_path=HEALTH_PATH))
+    elif minio_token_file is not None:
         jobs.append(
             job(
                 "minio",

@@ -62,7 +62,7 @@ class PrometheusService(MonitoringService):
     def _scrape_secrets(self) -> tuple[Path, Path | None]:
         trino_password = self.settings.trino.monitoring_password.get_secret_value()
         trino_file = write_private(self.secret_file("trino.password"), trino_password)
-        if not self.settings.s3.managed:
+        if not self.settings.s3.managed or self.settings.s3.server != "minio":
             return trino_file, None  # an external S3's metrics are its operator's to scrape
         root = self.settings.s3.root()
         token = minio_metrics_token(root.access_key, root.secret(), time.time(), MINIO_TOKEN_SECONDS)

@@ -23,7 +23,7 @@ def test_every_service_is_healthy_with_a_live_process(launcher: Launcher) -> Non
     rows = launcher.status()
     assert [r.name for r in rows] == [
         "postgres",
-        "minio",
+        launcher.settings.s3.server,  # minio, or versitygw when LAKEHOUSE_S3__SERVER says so
         "trino",
         "kafka",
         "alertmanager",

@@ -99,3 +99,18 @@ def test_an_unknown_threshold_in_the_rules_names_the_known_ones(tmp_path: Path) 
     rules.write_text("expr: up > @stale_minutes@\n")
     with pytest.raises(ConfigError, match="@stale_minutes@ is not a setting; known: disk_free_share"):
         render_rules(AlertThresholds(), rules)
+
+
+def test_versitygw_is_scraped_for_liveness_on_its_health_path(tmp_path: Path) -> None:
+    config = prometheus_config(
+        LakehouseSettings(_env_file=None, s3={"server": "versitygw", "port": 7070}),
+        rules_file=tmp_path / "rules.yml",
+        ca_file=tmp_path / "ca",
+        trino_password_file=tmp_path / "pw",
+        minio_token_file=None,
+    )
+    jobs = {j["job_name"]: j for j in config["scrape_configs"]}
+    assert "minio" not in jobs
+    assert jobs["versitygw"]["metrics_path"] == "/health"
+    assert jobs["versitygw"]["static_configs"] == [{"targets": ["127.0.0.1:7070"]}]
+    assert "authorization" not in jobs["versitygw"]
