@@ -66,8 +66,15 @@ install: $(VENV)/.synced ## Create the Python environment from uv.lock
 $(VENV)/.synced: pyproject.toml uv.lock infra/bootstrap.sh infra/uv-requirements.txt
 	@infra/bootstrap.sh
 
-test: install ## Run unit and integration tests (integration starts its own stack)
+test: install ## Run unit and integration tests (integration starts its own stack), then the S3 ones on versitygw
 	@$(BIN)/pytest $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory test-versitygw
+
+test-versitygw: install ## Run the tests every S3 server must pass (marker object_store) on a stack with versitygw
+	@LAKEHOUSE_S3__SERVER=versitygw $(BIN)/pytest $(PYTEST_ARGS) -m "integration and object_store"
+
+test-faults: install ## Run the fault matrix (SIGKILL each service mid-phase) and write RELIABILITY.md
+	@$(BIN)/pytest $(PYTEST_ARGS) -m faults
 
 test-unit: install ## Run unit tests only
 	@$(BIN)/pytest -m "not integration" $(PYTEST_ARGS)
@@ -101,4 +108,4 @@ help: ## Show this help
 	  /^##@/ {printf "\n%s\n", substr($$0, 5)} \
 	  /^[a-zA-Z_-]+:.*##/ {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-.PHONY: up down status logs clean generate pipeline export stream stream-stop stream-score maintain dashboards dashboards-export ui dbt sql install test test-unit bench lint fmt lock-kafka lock-superset help
+.PHONY: up down status logs clean generate pipeline export stream stream-stop stream-score maintain dashboards dashboards-export ui dbt sql install test test-unit test-versitygw test-faults bench lint fmt lock-kafka lock-superset help

@@ -16,6 +16,7 @@ from core.settings import LakehouseSettings
 from tests.integration.conftest import LAKEHOUSE, run_cli, unique
 
 
+@pytest.mark.object_store
 def test_generate_lands_in_iceberg_once_and_trino_agrees_with_the_report(
     settings: LakehouseSettings, tmp_path: Path
 ) -> None:
@@ -124,6 +125,7 @@ def _contents(settings: LakehouseSettings, namespace: str) -> dict[str, pd.DataF
     return found
 
 
+@pytest.mark.object_store
 @pytest.mark.parametrize("kill_after_commits", [1, 4, 6])
 def test_a_load_killed_between_its_commits_converges_when_run_again(
     settings: LakehouseSettings, kill_after_commits: int

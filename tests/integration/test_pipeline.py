@@ -109,6 +109,7 @@ def test_the_run_left_each_step_and_gate_as_metrics(settings: LakehouseSettings,
     )
 
 
+@pytest.mark.object_store
 def test_clean_layer_holds_each_valid_record_once_without_direct_identifiers(
     settings: LakehouseSettings, first_build: dict
 ) -> None:
@@ -206,6 +207,7 @@ def test_the_analyst_reads_every_mart_and_no_identifier_of_a_person(
     assert len(texts) > 10 and not leaks
 
 
+@pytest.mark.object_store
 def test_cell_hour_kpis_equal_an_independent_computation(
     settings: LakehouseSettings, first_build: dict
 ) -> None:
@@ -364,6 +366,7 @@ def test_forecasts_cover_the_next_days_of_every_region_and_cell_beside_the_basel
     assert (region.series > 0).all()
 
 
+@pytest.mark.object_store
 def test_an_incremental_run_adds_exactly_the_new_rows(
     settings: LakehouseSettings, first_build: dict, tmp_path: Path
 ) -> None:

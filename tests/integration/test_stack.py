@@ -18,6 +18,9 @@ from infra import kafka_access
 from infra.launcher import Launcher
 from tests.integration.conftest import unique
 
+# Run again on versitygw by `make test` (LAKEHOUSE_S3__SERVER): each S3 server must pass.
+pytestmark = pytest.mark.object_store
+
 
 def test_every_service_is_healthy_with_a_live_process(launcher: Launcher) -> None:
     rows = launcher.status()

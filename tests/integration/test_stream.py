@@ -165,6 +165,7 @@ def producing_slowly(settings: LakehouseSettings, topic: str, table: pa.Table, s
         thread.join()
 
 
+@pytest.mark.object_store
 def test_sigkilled_job_restarts_without_losing_or_duplicating(stream_settings: LakehouseSettings) -> None:
     topic, prefix = new_topic(stream_settings, "it.kill"), unique("kill")
     data = events(60_000, prefix)
@@ -370,6 +371,7 @@ def test_events_from_kcat_in_the_documented_format_are_ingested(
     assert {r[4] for r in rows} == {"stream"} and {r[5] for r in rows} == {None}
 
 
+@pytest.mark.object_store
 def test_batch_load_and_stream_commit_to_the_same_table_concurrently(
     stream_settings: LakehouseSettings, shared_topic: str
 ) -> None:
