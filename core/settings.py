@@ -149,6 +149,12 @@ class KafkaSettings(ServiceSettings, KafkaAuthSettings):
     controller_port: int = Field(9093, ge=1, le=65535)
     heap: str = Field("512M", pattern=r"^\d+[MG]$")
     partitions: int = Field(3, ge=1, le=64)
+    replication_factor: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Replicas of each topic the launcher creates (1 on the single managed broker).",
+    )
     delivery_timeout_s: float = Field(
         120.0, ge=1, le=3600, description="Producers retry a message this long, then report it undelivered."
     )

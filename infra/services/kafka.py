@@ -230,7 +230,11 @@ class KafkaService(Service):
         admin = AdminClient(clients.kafka_config(self.settings, "admin"))
         existing = set(admin.list_topics(timeout=10).topics)
         wanted = [
-            NewTopic(topic, num_partitions=self.endpoint.partitions, replication_factor=1)
+            NewTopic(
+                topic,
+                num_partitions=self.endpoint.partitions,
+                replication_factor=self.endpoint.replication_factor,
+            )
             for topic in self.endpoint.topics
             if topic not in existing
         ]
