@@ -366,7 +366,6 @@ def test_forecasts_cover_the_next_days_of_every_region_and_cell_beside_the_basel
     assert (region.series > 0).all()
 
 
-@pytest.mark.object_store
 def test_an_incremental_run_adds_exactly_the_new_rows(
     settings: LakehouseSettings, first_build: dict, tmp_path: Path
 ) -> None:

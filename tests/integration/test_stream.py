@@ -165,7 +165,6 @@ def producing_slowly(settings: LakehouseSettings, topic: str, table: pa.Table, s
         thread.join()
 
 
-@pytest.mark.object_store
 def test_sigkilled_job_restarts_without_losing_or_duplicating(stream_settings: LakehouseSettings) -> None:
     topic, prefix = new_topic(stream_settings, "it.kill"), unique("kill")
     data = events(60_000, prefix)
